@@ -1,0 +1,101 @@
+"""The policy API: what a replenishment policy sees and what it returns.
+
+A policy is a small object with
+
+* ``review_period`` (days): 0 for continuous review (consulted after every change
+  of the inventory position), ``R > 0`` for periodic review at t = 0, R, 2R, ...;
+* ``order_quantity(view) -> float``: units to order now (0 or less: no order);
+* optionally ``prepare(context)``: called once before the run with a
+  :class:`PolicyContext` (demand and lead-time statistics, cost rates), for
+  policies that derive parameters (EOQ) or plan ahead (LP, annealing). Heavy
+  work belongs here, never in ``order_quantity``;
+* optionally ``order_up_to``: the level the policy orders up to, if it has one
+  (the default initial stock).
+
+Built-in policies subclass :class:`Policy`, a frozen-by-convention pydantic
+model: parameters are explicit keyword arguments (``SS(s=20, S=60)``), checked
+when the scenario is validated, so a sweep can address ``policy.s``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What is known about a stock point before the run starts.
+
+    Attributes
+    ----------
+    warehouse, product : str
+        The stock point.
+    demand_rate : float
+        Mean demand in units per day reaching this stock point: its customers'
+        plus, for an upstream warehouse, the demand of the warehouses it supplies.
+    demand_var_rate : float
+        Variance of demand per day (units**2 per day), so that demand over t days
+        has variance ``demand_var_rate * t`` (compound-Poisson: rate * E[size**2]).
+    lead_time_mean, lead_time_var : float
+        Replenishment lead time (days, days**2) from this stock point's source: the
+        supplier's lead time, or the transit time from an upstream warehouse
+        (waiting for the upstream's stock is not included).
+    holding_cost, ordering_cost, backorder_cost, lost_sale_cost : float
+        The product's cost rates (per unit per day, per order, per unit per day, per unit).
+    """
+
+    warehouse: str
+    product: str
+    demand_rate: float
+    demand_var_rate: float
+    lead_time_mean: float
+    lead_time_var: float
+    holding_cost: float = 0.0
+    ordering_cost: float = 0.0
+    backorder_cost: float = 0.0
+    lost_sale_cost: float = 0.0
+
+
+@runtime_checkable
+class StockView(Protocol):
+    """Read-only view of one stock point (a product at a warehouse), as a policy sees it."""
+
+    @property
+    def time(self) -> float: ...            # days since the start
+    @property
+    def on_hand(self) -> float: ...         # units
+    @property
+    def backorders(self) -> float: ...      # units owed to customers / downstream
+    @property
+    def on_order(self) -> float: ...        # units ordered, not yet received
+    @property
+    def position(self) -> float: ...        # on_hand + on_order - backorders
+    @property
+    def context(self) -> PolicyContext: ...
+
+
+class Policy(BaseModel):
+    """Base class of the built-in policies (parameters as pydantic fields)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+    review_period: NonNeg = 0.0
+
+    def prepare(self, context: PolicyContext) -> None:
+        """Derive parameters from the context before the run (default: nothing)."""
+
+    @property
+    def order_up_to(self) -> float | None:
+        return None
+
+    def order_quantity(self, view: StockView) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def resolved(self) -> dict[str, float]:
+        """Parameters as used in the run (after :meth:`prepare`), for provenance."""
+        return self.model_dump()

@@ -1,0 +1,92 @@
+"""Run replications of a scenario and gather them into :class:`~simulator.results.Results`.
+
+Replication ``i`` always uses the random streams of ``(seed, i, source)``, so the
+results do not depend on how many processes run them or in which order.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from simulator.experiment.replication import ReplicationResult, run_replication
+from simulator.errors import Problem, ScenarioError
+from simulator.results import Results
+from simulator.scenario import Scenario, load
+
+
+def _progress(total: int, enabled: bool | None) -> Any:
+    from tqdm import tqdm
+    # shown on a terminal, and only if the run lasts more than a moment
+    disable = None if enabled is None else not enabled  # None: only on a terminal
+    return tqdm(total=total, unit="rep", desc="replications", delay=1.0, disable=disable,
+                leave=False)
+
+
+def _serial(sc: Scenario, seed: int, reps: range) -> Iterator[ReplicationResult]:
+    for r in reps:
+        yield run_replication(sc, r, seed)
+
+
+def _parallel(sc: Scenario, seed: int, reps: range, jobs: int) -> Iterator[ReplicationResult]:
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_replication, sc, r, seed) for r in reps]
+        for f in futures:
+            yield f.result()
+
+
+def with_overrides(sc: Scenario, replications: int | None = None,
+                   seed: int | None = None) -> Scenario:
+    """The scenario with ``replications`` and ``seed`` replaced (when given and valid)."""
+    problems = []
+    if replications is not None and (not isinstance(replications, int) or replications < 1):
+        problems.append(Problem("<arguments>", None, "replications", "must be a whole number >= 1"))
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        problems.append(Problem("<arguments>", None, "seed", "must be a whole number >= 0"))
+    if problems:
+        raise ScenarioError(problems)
+    updates = {k: v for k, v in (("replications", replications), ("seed", seed)) if v is not None}
+    return sc.model_copy(update=updates) if updates else sc
+
+
+def run(scenario: Any, replications: int | None = None, seed: int | None = None,
+        jobs: int = 1, progress: bool | None = None) -> Results:
+    """Run a scenario and return its :class:`~simulator.results.Results`.
+
+    Parameters
+    ----------
+    scenario : str, path, dict or Scenario
+        A YAML file, a mapping with the same keys, or a loaded scenario.
+    replications, seed : int, optional
+        Override the scenario's ``replications`` and ``seed``.
+    jobs : int
+        Worker processes (1: in this process; 0: one per core). Results are identical
+        for any value.
+    progress : bool, optional
+        Show a progress bar (default: on a terminal, when the run takes over a second).
+
+    Raises
+    ------
+    simulator.errors.ScenarioError
+        If the scenario is not valid (nothing is run).
+    """
+    sc = with_overrides(load(scenario), replications=replications, seed=seed)
+    if jobs == 0:
+        jobs = os.cpu_count() or 1
+    jobs = max(1, min(jobs, sc.replications))
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    reps = range(sc.replications)
+    it = _serial(sc, sc.seed, reps) if jobs == 1 else _parallel(sc, sc.seed, reps, jobs)
+    done: list[ReplicationResult] = []
+    with _progress(sc.replications, progress) as bar:
+        for res in it:
+            done.append(res)
+            bar.update(1)
+    wall = time.perf_counter() - t0
+    source = str(scenario) if isinstance(scenario, (str, os.PathLike)) else None
+    return Results.from_replications(sc, done, started=started, wall_seconds=wall,
+                                     source=source, jobs=jobs)

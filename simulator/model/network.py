@@ -1,0 +1,148 @@
+"""Build the SimPy model of a scenario: stock points, inbound lanes, customers.
+
+Orders may cross: every order from a supplier, and every shipment from an
+upstream warehouse, draws its own lead time, so with random lead times a later
+order can arrive first. Upstream warehouses ship what they have at once and the
+rest FIFO as stock arrives; each shipment travels ``lead_time`` days.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from simpy import Environment
+
+import policies
+from simulator import rng
+from simulator.distributions import Exponential
+from simulator.model.events import DEMAND, RECEIPT, Call, Fanout, StockListener
+from simulator.model.stockpoint import StockPoint
+from simulator.scenario.derived import lead_time_of, policy_contexts
+from simulator.scenario.models import Demand, Scenario
+
+
+class Lane:
+    """The inbound route of a stock point, from a supplier or an upstream stock point."""
+
+    def __init__(self, env: Environment, dest: StockPoint, lead_times: Iterator[float],
+                 upstream: StockPoint | None):
+        self.env = env
+        self.dest = dest
+        self.lead_times = lead_times
+        self.upstream = upstream
+
+    def order(self, qty: float) -> None:
+        """A replenishment order of ``dest``: to the supplier, or to the upstream stock point."""
+        if self.upstream is None:
+            self.ship(qty)
+        else:
+            self.upstream.demand(qty, False, self)
+
+    def ship(self, qty: float) -> None:
+        """``qty`` units leave the source now and arrive after a lead time (never negative)."""
+        Call(self.env, max(0.0, next(self.lead_times)), RECEIPT, self._arrive, qty)
+
+    def _arrive(self, event: Call) -> None:
+        self.dest.receive(event.data)
+
+
+class DemandSource:
+    """One customer's orders for one product: gaps and sizes from their own streams."""
+
+    def __init__(self, env: Environment, sp: StockPoint, gaps: Iterator[float],
+                 sizes: Iterator[float], lose: bool):
+        self.env = env
+        self.sp = sp
+        self.gaps = gaps
+        self.sizes = sizes
+        self.lose = lose
+
+    def start(self) -> None:
+        Call(self.env, next(self.gaps), DEMAND, self._arrive)
+
+    def _arrive(self, _event: Any) -> None:
+        qty = next(self.sizes)
+        if qty > 0:
+            self.sp.demand(qty, self.lose)
+        Call(self.env, next(self.gaps), DEMAND, self._arrive)
+
+
+def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float]:
+    if d.arrivals == "deterministic":
+        return itertools.repeat(1.0 / d.rate)
+    gaps = Exponential.model_validate({"dist": "exponential", "mean": 1.0 / d.rate})
+    return gaps.stream(rng.stream(seed, replication, source))
+
+
+class Network:
+    """The model of one replication of a scenario, ready to run on its own environment."""
+
+    def __init__(self, scenario: Scenario, replication: int = 0, seed: int | None = None):
+        self.scenario = scenario
+        self.replication = replication
+        self.seed = scenario.seed if seed is None else seed
+        self.env = Environment()
+        self.contexts = policy_contexts(scenario)
+        self.stock: dict[tuple[str, str], StockPoint] = {}
+        self.sources: list[DemandSource] = []
+        self._build_stock()
+        self._build_lanes()
+        self._build_customers()
+
+    def _stream(self, source: str) -> Any:
+        return rng.stream(self.seed, self.replication, source)
+
+    def _build_stock(self) -> None:
+        for w in self.scenario.warehouses:
+            for pid, inv in w.inventory.items():
+                params = {k: v for k, v in inv.policy.items() if k != "type"}
+                policy = policies.build(params, policies.resolve(inv.policy["type"]))
+                ctx = self.contexts[(w.id, pid)]
+                if hasattr(policy, "prepare"):
+                    policy.prepare(ctx)
+                initial = inv.initial
+                if initial is None:
+                    initial = getattr(policy, "order_up_to", None) or 0.0
+                self.stock[(w.id, pid)] = StockPoint(self.env, w.id, pid, policy, ctx,
+                                                     max(0.0, initial))
+
+    def _build_lanes(self) -> None:
+        for w in self.scenario.warehouses:
+            for pid, inv in w.inventory.items():
+                sp = self.stock[(w.id, pid)]
+                dist = lead_time_of(self.scenario, w.id, pid)
+                times = dist.stream(self._stream(f"lead_time/{w.id}/{pid}"))
+                lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)))
+                sp.replenish = lane.order
+
+    def _build_customers(self) -> None:
+        for c in self.scenario.customers:
+            for pid, d in c.demand.items():
+                base = f"demand/{c.id}/{pid}"
+                gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
+                sizes = d.size.stream(self._stream(f"{base}/sizes"))
+                self.sources.append(DemandSource(self.env, self.stock[(c.warehouse, pid)],
+                                                 gaps, sizes, c.unmet == "lost"))
+
+    def attach(self, factory: Callable[[StockPoint], StockListener]) -> None:
+        """Give every stock point a listener made by ``factory(sp)`` (added to any it has)."""
+        for sp in self.stock.values():
+            new = factory(sp)
+            old = sp.listener
+            if isinstance(old, Fanout):
+                old.listeners.append(new)
+            elif type(old) is StockListener:
+                sp.listener = new
+            else:
+                sp.listener = Fanout([old, new])
+
+    def start(self) -> None:
+        """Schedule the t = 0 reviews and the first customer orders."""
+        for sp in self.stock.values():
+            sp.start()
+        for src in self.sources:
+            src.start()
+
+    def run(self, until: float) -> None:
+        self.env.run(until=until)

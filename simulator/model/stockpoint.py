@@ -1,0 +1,165 @@
+"""A stock point: one product at one warehouse.
+
+State: ``on_hand``, ``backorders`` (units owed, with a FIFO queue of who is
+owed), ``on_order`` (ordered, not yet received). The inventory position is
+``on_hand + on_order - backorders``.
+
+Rules
+-----
+* An order is served from stock at once as far as stock goes (partial
+  shipment); the rest is backordered (FIFO) or lost, per customer.
+* Arriving stock serves the backorder queue first, oldest first; what is left
+  goes on hand. So stock on hand and backorders are never both positive.
+* A continuous-review policy is consulted after every demand (the only event
+  that changes the position apart from ordering itself), and once at t = 0.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from simpy import Environment
+
+from policies.base import PolicyContext
+from simulator.model.events import NULL_LISTENER, REVIEW, Call, StockListener
+
+# A backorder entry: [units still owed, who is owed (None = a customer, else a Lane)]
+Backorder = list
+
+
+class StockPoint:
+    """One product at one warehouse (see the module docstring for the rules)."""
+
+    def __init__(self, env: Environment, warehouse: str, product: str, policy: Any,
+                 context: PolicyContext, initial: float):
+        self.env = env
+        self.warehouse = warehouse
+        self.product = product
+        self.policy = policy
+        self.context = context
+        self.on_hand = float(initial)
+        self.backorders = 0.0
+        self.on_order = 0.0
+        self.queue: deque[Backorder] = deque()
+        self.listener: StockListener = NULL_LISTENER
+        self.review_period = float(getattr(policy, "review_period", 0) or 0)
+        self.continuous = self.review_period == 0
+        self.view = StockView(self)
+        #: places a replenishment order; set by the network when the inbound lane is built
+        self.replenish: Callable[[float], None] = _unconnected
+
+    @property
+    def position(self) -> float:
+        return self.on_hand + self.on_order - self.backorders
+
+    # -- events ---------------------------------------------------------------
+    def demand(self, qty: float, lose: bool, lane: Any = None) -> None:
+        """An order of ``qty`` units from a customer (``lane`` None) or a downstream lane."""
+        on_hand = self.on_hand
+        lost = 0.0
+        if on_hand >= qty:
+            shipped = qty
+            self.on_hand = on_hand - qty
+        else:
+            shipped = on_hand
+            self.on_hand = 0.0
+            short = qty - on_hand
+            if lose:
+                lost = short
+            else:
+                self.backorders += short
+                self.queue.append([short, lane])
+        if lane is not None and shipped > 0:
+            lane.ship(shipped)
+        self.listener.demand(self, self.env.now, qty, shipped, lost)
+        if self.continuous:
+            self.review()
+
+    def receive(self, qty: float) -> None:
+        """``qty`` units arrive: serve backorders FIFO, then stock the rest."""
+        self.on_order -= qty
+        left = qty
+        queue = self.queue
+        while queue and left > 0:
+            entry = queue[0]
+            owed = entry[0]
+            if owed <= left:
+                queue.popleft()
+                give = owed
+            else:
+                entry[0] = owed - left
+                give = left
+            left -= give
+            if entry[1] is not None:
+                entry[1].ship(give)
+        served = qty - left
+        self.backorders -= served
+        self.on_hand += left
+        self.listener.received(self, self.env.now, qty, served)
+
+    def review(self, _event: Any = None) -> None:
+        """Ask the policy; place an order if it wants one."""
+        qty = self.policy.order_quantity(self.view)
+        if qty > 0:
+            self.on_order += qty
+            self.listener.order_placed(self, self.env.now, qty)
+            self.replenish(qty)
+
+    def start(self) -> None:
+        """Schedule the first review at t = 0 (and every ``review_period`` after, if periodic)."""
+        if self.continuous:
+            Call(self.env, 0, REVIEW, self.review)
+        else:
+            Call(self.env, 0, REVIEW, self._periodic, 0)
+
+    def _periodic(self, event: Call) -> None:
+        k = event.data
+        self.review()
+        Call(self.env, (k + 1) * self.review_period - self.env.now, REVIEW, self._periodic, k + 1)
+
+
+class StockView:
+    """The read-only view of a stock point that a policy sees."""
+
+    __slots__ = ("_sp",)
+
+    def __init__(self, sp: StockPoint):
+        self._sp = sp
+
+    @property
+    def time(self) -> float:
+        return self._sp.env.now
+
+    @property
+    def on_hand(self) -> float:
+        return self._sp.on_hand
+
+    @property
+    def backorders(self) -> float:
+        return self._sp.backorders
+
+    @property
+    def on_order(self) -> float:
+        return self._sp.on_order
+
+    @property
+    def position(self) -> float:
+        sp = self._sp
+        return sp.on_hand + sp.on_order - sp.backorders
+
+    @property
+    def context(self) -> PolicyContext:
+        return self._sp.context
+
+    @property
+    def warehouse(self) -> str:
+        return self._sp.warehouse
+
+    @property
+    def product(self) -> str:
+        return self._sp.product
+
+
+def _unconnected(qty: float) -> None:  # pragma: no cover - a wiring bug, not user input
+    raise RuntimeError("stock point has no inbound lane")

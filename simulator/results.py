@@ -1,0 +1,164 @@
+"""Results of a run: tables in memory, and the results folder on disk.
+
+The folder (SPEC section 4) is written to a temporary sibling folder first and
+renamed into place only when every file is complete, so a failed or interrupted
+run never leaves a half-written folder and never damages an existing one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from simulator.errors import Problem, UserError
+from simulator.observe.metrics import METRICS
+
+ID_COLUMNS = ["replication", "warehouse", "product"]
+WARNING_COLUMNS = ["replication", "time", "warehouse", "product", "kind", "message"]
+SUMMARY_COLUMNS = ["warehouse", "product", "metric", "n", "mean", "std", "ci95_low", "ci95_high"]
+_PACKAGES = ("simulator", "simpy", "numpy", "pandas", "scipy", "pydantic", "PyYAML")
+
+
+def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation and 95% Student-t interval of each metric across
+    replications, per warehouse and product (NaN values, e.g. a fill rate with no
+    demand, are left out; with one value the std and interval are NaN)."""
+    from scipy.stats import t as student_t
+
+    long = metrics.melt(id_vars=ID_COLUMNS, value_vars=list(METRICS), var_name="metric")
+    long["metric"] = pd.Categorical(long["metric"], categories=list(METRICS), ordered=True)
+    g = long.groupby(["warehouse", "product", "metric"], sort=False, observed=True)["value"]
+    out = g.agg(n="count", mean="mean", std="std").reset_index()
+    half = student_t.ppf(0.975, np.maximum(out["n"] - 1, 1)) * out["std"] / np.sqrt(out["n"])
+    half = half.where(out["n"] > 1)
+    out["ci95_low"] = out["mean"] - half
+    out["ci95_high"] = out["mean"] + half
+    out["metric"] = out["metric"].astype(str)
+    return out[SUMMARY_COLUMNS]
+
+
+def package_versions() -> dict[str, str]:
+    found = {}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+class Results:
+    """Tables of a run: :attr:`metrics`, :attr:`summary`, :attr:`warnings`, plus
+    the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json)."""
+
+    def __init__(self, scenario: Any, metrics: pd.DataFrame, warnings: pd.DataFrame,
+                 info: dict[str, Any]):
+        self.scenario = scenario
+        self.metrics = metrics
+        self.summary = summarize(metrics)
+        self.warnings = warnings
+        self.info = info
+
+    @classmethod
+    def from_replications(cls, scenario: Any, reps: list[Any], *, started: datetime,
+                          wall_seconds: float, source: str | None, jobs: int) -> Results:
+        reps = sorted(reps, key=lambda r: r.replication)
+        rows = [row for r in reps for row in r.rows]
+        metrics = pd.DataFrame(rows, columns=[*ID_COLUMNS, *METRICS])
+        warns = pd.DataFrame([w for r in reps for w in r.warnings], columns=WARNING_COLUMNS)
+        info = {
+            "simulator_version": package_versions()["simulator"],
+            "scenario_name": scenario.name,
+            "scenario_file": source,
+            "seed": scenario.seed,
+            "replications": scenario.replications,
+            "jobs": jobs,
+            "started": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall_seconds, 3),
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "packages": package_versions(),
+            "policies": reps[0].policies if reps else {},
+        }
+        return cls(scenario, metrics, warns, info)
+
+    # -- terminal ---------------------------------------------------------------
+    def table(self, metrics: tuple[str, ...] = ("fill_rate", "avg_on_hand", "avg_backorders",
+                                                  "lost_units", "total_cost")) -> str:
+        """A readable summary: mean ± 95% half-width per warehouse, product and metric."""
+        s = self.summary[self.summary["metric"].isin(metrics)]
+        def fmt(row: pd.Series) -> str:
+            m, lo = row["mean"], row["ci95_low"]
+            if isinstance(m, float) and math.isnan(m):
+                return "-"
+            txt = f"{m:.3f}" if abs(m) < 10 else f"{m:,.1f}"
+            if isinstance(lo, float) and not math.isnan(lo):
+                h = m - lo
+                txt += f" ± {h:.3f}" if abs(h) < 10 else f" ± {h:,.1f}"
+            return txt
+        s = s.assign(value=s.apply(fmt, axis=1))
+        wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
+        wide = wide[[m for m in metrics if m in wide.columns]]
+        wide.columns.name = None
+        n = self.scenario.replications
+        head = f"{self.scenario.name}: {n} replication{'s' * (n != 1)}, days " \
+               f"{self.scenario.warmup:g}-{self.scenario.horizon:g} measured"
+        if n > 1:
+            head += " (mean ± 95% CI half-width)"
+        return head + "\n" + wide.to_string()
+
+    # -- disk -------------------------------------------------------------------
+    def save(self, out: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """Write the results folder atomically; return its path.
+
+        Raises
+        ------
+        UserError
+            If ``out`` exists and is not empty, unless ``overwrite`` (then it is
+            replaced only once the new folder is complete).
+        """
+        target = Path(out)
+        if target.exists() and not (target.is_dir() and not any(target.iterdir())) \
+                and not overwrite:
+            raise UserError([Problem(str(target), None, "out", "already exists and is not "
+                                     "empty; choose another folder or pass --overwrite")])
+        if target.exists() and not target.is_dir():
+            raise UserError([Problem(str(target), None, "out", "exists and is not a folder")])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            self._write(tmp)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                os.replace(target, old / "x")
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def _write(self, folder: Path) -> None:
+        self.metrics.to_csv(folder / "metrics.csv", index=False)
+        self.summary.to_csv(folder / "summary.csv", index=False)
+        self.warnings.to_csv(folder / "warnings.csv", index=False)
+        with open(folder / "scenario.yaml", "w", encoding="utf-8") as f:
+            f.write(f"# {self.scenario.name}: the scenario as run, every default filled in\n")
+            yaml.safe_dump(self.scenario.to_dict(), f, sort_keys=False, allow_unicode=True)
+        with open(folder / "run.json", "w", encoding="utf-8") as f:
+            json.dump(self.info, f, indent=2, default=str)
+            f.write("\n")

@@ -1,0 +1,114 @@
+"""Cross-checks that need the whole scenario: references, uniqueness, cycles.
+
+Each check yields ``(path, message)``; the loader turns them into problems
+with file and line.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import policies
+from simulator.scenario.derived import policy_contexts
+from simulator.scenario.models import Scenario
+
+Found = Iterator[tuple[tuple[Any, ...], str]]
+
+
+def _unique(items: list[Any], section: str) -> Found:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item.id in seen:
+            yield (section, i, "id"), f"duplicate id {item.id!r}"
+        seen.add(item.id)
+
+
+def _ids(sc: Scenario) -> Found:
+    for section in ("products", "suppliers", "warehouses", "customers"):
+        yield from _unique(getattr(sc, section), section)
+    suppliers = {s.id for s in sc.suppliers}
+    for i, w in enumerate(sc.warehouses):
+        if w.id in suppliers:
+            yield ("warehouses", i, "id"), f"{w.id!r} is also a supplier id; sources must be unambiguous"
+
+
+def _sources(sc: Scenario) -> Found:
+    products = {p.id for p in sc.products}
+    suppliers = {s.id for s in sc.suppliers}
+    stocked = {w.id: set(w.inventory) for w in sc.warehouses}
+    for i, w in enumerate(sc.warehouses):
+        for pid, inv in w.inventory.items():
+            at = ("warehouses", i, "inventory", pid)
+            if pid not in products:
+                yield at, f"unknown product {pid!r}; products are: {', '.join(sorted(products))}"
+            if inv.source in suppliers:
+                if inv.lead_time is not None:
+                    yield (*at, "lead_time"), ("only allowed when source is a warehouse; "
+                                               "a supplier's lead time is set on the supplier")
+            elif inv.source == w.id:
+                yield (*at, "source"), "a warehouse cannot source from itself"
+            elif inv.source in stocked:
+                if pid not in stocked[inv.source]:
+                    yield (*at, "source"), f"warehouse {inv.source!r} does not stock {pid!r}"
+            else:
+                names = ", ".join(sorted(suppliers | set(stocked))) or "(none)"
+                yield (*at, "source"), f"unknown source {inv.source!r}; suppliers and warehouses are: {names}"
+
+
+def _cycles(sc: Scenario) -> Found:
+    source = {(w.id, pid): inv.source for w in sc.warehouses for pid, inv in w.inventory.items()}
+    index = {w.id: i for i, w in enumerate(sc.warehouses)}
+    reported: set[frozenset[str]] = set()
+    for (wid, pid) in source:
+        chain = [wid]
+        node = source.get((wid, pid))
+        while node is not None and (node, pid) in source and node not in chain:
+            chain.append(node)
+            node = source[(node, pid)]
+        if node == wid and frozenset(chain) not in reported:
+            reported.add(frozenset(chain))
+            loop = " -> ".join([*chain, wid])
+            yield (("warehouses", index[wid], "inventory", pid, "source"),
+                   f"sourcing cycle for {pid!r}: {loop}")
+
+
+def _customers(sc: Scenario) -> Found:
+    stocked = {w.id: set(w.inventory) for w in sc.warehouses}
+    for i, c in enumerate(sc.customers):
+        if c.warehouse not in stocked:
+            names = ", ".join(sorted(stocked))
+            yield ("customers", i, "warehouse"), f"unknown warehouse {c.warehouse!r}; warehouses are: {names}"
+            continue
+        for pid in c.demand:
+            if pid not in stocked[c.warehouse]:
+                yield ("customers", i, "demand", pid), f"warehouse {c.warehouse!r} does not stock {pid!r}"
+
+
+def _horizon(sc: Scenario) -> Found:
+    if sc.warmup >= sc.horizon:
+        yield ("warmup",), f"must be less than horizon ({sc.horizon:g}); nothing would be measured"
+
+
+def _policies(sc: Scenario) -> Found:
+    """Policies that derive parameters must be able to (e.g. EOQ needs costs and demand)."""
+    contexts = policy_contexts(sc)
+    for i, w in enumerate(sc.warehouses):
+        for pid, inv in w.inventory.items():
+            cls = policies.resolve(inv.policy["type"])
+            params = {k: v for k, v in inv.policy.items() if k != "type"}
+            try:
+                policies.build(params, cls).prepare(contexts[(w.id, pid)]) \
+                    if hasattr(cls, "prepare") else None
+            except (ValueError, ArithmeticError) as exc:
+                yield ("warehouses", i, "inventory", pid, "policy"), str(exc)
+
+
+CHECKS = (_ids, _horizon, _customers, _sources, _cycles)
+
+
+def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Every cross-reference problem; policy derivations only when references are sound."""
+    found = [f for check in CHECKS for f in check(sc)]
+    if not found:
+        found.extend(_policies(sc))
+    return found

@@ -1,0 +1,102 @@
+"""Read YAML keeping the line of every key, so problems can point at the file.
+
+PyYAML composes a node tree that knows where each node starts; we build the
+plain Python data from it and, alongside, a map from each key path to its line.
+Duplicate keys (which YAML loaders silently overwrite) are reported as errors.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.errors import Problem, ScenarioError
+
+Path_ = tuple[Any, ...]
+
+
+class LineMap:
+    """Lines (1-based) of the keys of a YAML document, by key path."""
+
+    def __init__(self, file: str, lines: dict[Path_, int] | None = None):
+        self.file = file
+        self.lines: dict[Path_, int] = lines or {}
+
+    def line(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: Path_, message: str) -> Problem:
+        key = ".".join(str(p) for p in path) or "(top)"
+        return Problem(self.file, self.line(path), key, message)
+
+
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem],
+          file: str) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                dotted = ".".join(str(p) for p in (*path, key))
+                problems.append(Problem(file, line, dotted,
+                                        f"duplicate key (first given on line {seen[key]})"))
+            seen[key] = line
+            lines[(*path, key)] = line
+            _walk(value_node, (*path, key), lines, problems, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[(*path, i)] = item.start_mark.line + 1
+            _walk(item, (*path, i), lines, problems, file)
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, LineMap]:
+    """Parse YAML text into plain data and a :class:`LineMap`.
+
+    Raises
+    ------
+    ScenarioError
+        On a YAML syntax error or a duplicate key.
+    """
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        msg = " ".join(str(m) for m in (exc.context, exc.problem) if m)
+        raise ScenarioError([Problem(file, line, "(yaml)", f"not valid YAML: {msg}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, None, "(yaml)", f"not valid YAML: {exc}")]) from None
+    lines: dict[Path_, int] = {}
+    problems: list[Problem] = []
+    if node is not None:
+        lines[()] = node.start_mark.line + 1
+        _walk(node, (), lines, problems, file)
+    if problems:
+        raise ScenarioError(problems)
+    return data, LineMap(file, lines)
+
+
+def load_yaml_file(path: str | Path) -> tuple[Any, LineMap]:
+    """Read a YAML file; a missing or unreadable file is a user error."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(str(p), None, "(file)", f"cannot read: {exc.strerror}")]) \
+            from None
+    except UnicodeDecodeError:
+        raise ScenarioError([Problem(str(p), None, "(file)", "not a UTF-8 text file")]) from None
+    return load_yaml_text(text, str(p))
