@@ -1,0 +1,142 @@
+"""Time `simulator.run` against a minimal hand-written SimPy model of the same scenario.
+
+    python benchmarks/run.py [--repeat 5] [--profile] [--scenario benchmarks/bench20.yaml]
+
+Each round runs, in this order, one replication of: our simulator, the hand-written model
+drawing one random number per numpy call ("scalar"), and the hand-written model drawing
+each stream's gaps in one vectorised call ("batch").  Rounds alternate so that machine
+noise hits all three alike; the median over the rounds is reported.  Every timing covers
+the whole call from the scenario path to the metrics table (YAML parsing included on both
+sides).  See benchmarks/README.md for what is and is not comparable.
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import platform
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))           # for `import handwritten`
+sys.path.insert(0, str(HERE.parent))    # for `import simulator` when run from anywhere
+
+import numpy as np  # noqa: E402
+import simpy  # noqa: E402
+
+import handwritten  # noqa: E402
+import simulator  # noqa: E402
+
+DEFAULT_SCENARIO = HERE / "bench20.yaml"
+SHOW = ["p01", "p04", "p09", "p12", "p21", "p24"]  # a few products for the agreement check
+
+
+def run_ours(path, seed):
+    return simulator.run(str(path), replications=1, seed=seed).metrics
+
+
+def run_hand(path, seed, batch):
+    df, _ = handwritten.run(path, seed=seed, batch=batch)
+    return df
+
+
+def timed(fn, *args):
+    t0 = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t0, out
+
+
+def totals(df):
+    """Demand-weighted fill rate and sums over all products."""
+    d = df["demand_units"].astype(float)
+    return dict(fill_rate=float((df["fill_rate"] * d).sum() / d.sum()),
+                avg_on_hand=float(df["avg_on_hand"].sum()),
+                avg_backorders=float(df["avg_backorders"].sum()),
+                orders_placed=int(df["orders_placed"].sum()),
+                demand_units=int(d.sum()))
+
+
+def agreement(ours, hand1, hand2):
+    """Print ours vs hand-written (same seed number, different streams) and a noise reference."""
+    cols = ["fill_rate", "avg_on_hand", "avg_backorders", "orders_placed"]
+    o = ours.set_index("product")
+    h1 = hand1.set_index("product")
+    h2 = hand2.set_index("product")
+    print("\nAgreement (one replication each; the models use different random streams, so they")
+    print("agree only within noise -- 'hand seed 2' shows the hand-written model's own seed-to-seed spread):")
+    print(f"{'product':8} {'metric':15} {'ours':>10} {'hand seed 1':>12} {'hand seed 2':>12}")
+    for p in SHOW:
+        for c in cols:
+            fmt = "{:>10.0f}" if c == "orders_placed" else "{:>10.4f}"
+            print(f"{p:8} {c:15} " + fmt.format(o.at[p, c]) + "  "
+                  + fmt.format(h1.at[p, c]) + "   " + fmt.format(h2.at[p, c]))
+    to, t1, t2 = totals(ours), totals(hand1), totals(hand2)
+    for c in ["demand_units", "fill_rate", "avg_on_hand", "avg_backorders", "orders_placed"]:
+        fmt = "{:>10.4f}" if isinstance(to[c], float) else "{:>10d}"
+        print(f"{'ALL':8} {c:15} " + fmt.format(to[c]) + "  " + fmt.format(t1[c])
+              + "   " + fmt.format(t2[c]))
+    worst = (o["fill_rate"] - h1["fill_rate"]).abs().max()
+    rel = ((o["avg_on_hand"] - h1["avg_on_hand"]) / h1["avg_on_hand"]).abs().max()
+    print(f"max |fill_rate diff| over all 24 products: {worst:.4f}; "
+          f"max relative avg_on_hand diff: {rel:.1%}")
+
+
+def profile_ours(path, seed, top=25):
+    pr = cProfile.Profile()
+    pr.enable()
+    run_ours(path, seed)
+    pr.disable()
+    buf = io.StringIO()
+    pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(top)
+    print(f"\ncProfile of simulator.run (top {top} by tottime; profiling inflates times):")
+    print(buf.getvalue())
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5, help="rounds (median reported); default 5")
+    ap.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--profile", action="store_true",
+                    help="also cProfile one run of our simulator, print top 25 by tottime")
+    args = ap.parse_args(argv)
+    path = Path(args.scenario)
+
+    print(f"Python {platform.python_version()} ({platform.machine()}), simpy {simpy.__version__}, "
+          f"numpy {np.__version__}, scenario {path.name}, seed {args.seed}, {args.repeat} rounds")
+    names = ["ours", "hand scalar", "hand batch"]
+    times = {n: [] for n in names}
+    results = {}
+    for i in range(args.repeat):
+        t_o, results["ours"] = timed(run_ours, path, args.seed)
+        t_s, results["hand scalar"] = timed(run_hand, path, args.seed, False)
+        t_b, results["hand batch"] = timed(run_hand, path, args.seed, True)
+        for n, t in zip(names, (t_o, t_s, t_b)):
+            times[n].append(t)
+        print(f"  round {i + 1}: ours {t_o:6.2f} s   hand scalar {t_s:6.2f} s   "
+              f"hand batch {t_b:6.2f} s", flush=True)
+
+    _, events = handwritten.run(path, seed=args.seed, batch=True)
+    med = {n: statistics.median(times[n]) for n in names}
+    print(f"\nWorkload: {events:,} model events in the hand-written run (customer arrivals + "
+          "replenishment deliveries over the whole horizon); used as the event count for all three.")
+    print(f"{'':12} {'median s':>9} {'min s':>7} {'events/s':>10} {'ours/this':>10}")
+    for n in names:
+        ratio = med["ours"] / med[n]
+        print(f"{n:12} {med[n]:9.2f} {min(times[n]):7.2f} {events / med[n]:10,.0f} {ratio:10.2f}")
+    print(f"ratio ours/hand-written: {med['ours'] / med['hand scalar']:.2f}x vs scalar draws, "
+          f"{med['ours'] / med['hand batch']:.2f}x vs batch draws (>1 = ours slower)")
+
+    hand2, _ = handwritten.run(path, seed=args.seed + 1, batch=True)
+    agreement(results["ours"], results["hand batch"], hand2)
+
+    if args.profile:
+        profile_ours(path, args.seed)
+
+
+if __name__ == "__main__":
+    main()
