@@ -10,7 +10,11 @@ A policy is a small object with
   policies that derive parameters (EOQ) or plan ahead (LP, annealing). Heavy
   work belongs here, never in ``order_quantity``;
 * optionally ``order_up_to``: the level the policy orders up to, if it has one
-  (the default initial stock).
+  (the default initial stock);
+* optionally ``reorder_level``: a promise that the policy orders nothing while
+  the position is above it (read once, after ``prepare``), so that continuous
+  review can skip consulting it. Leave it out (or None) if the policy's
+  decision depends on anything else (time, forecasts).
 
 Built-in policies subclass :class:`Policy`, a frozen-by-convention pydantic
 model: parameters are explicit keyword arguments (``SS(s=20, S=60)``), checked
@@ -91,6 +95,10 @@ class Policy(BaseModel):
 
     @property
     def order_up_to(self) -> float | None:
+        return None
+
+    @property
+    def reorder_level(self) -> float | None:
         return None
 
     def order_quantity(self, view: StockView) -> float:  # pragma: no cover - abstract

@@ -27,6 +27,10 @@ class SS(Policy):
     def order_up_to(self) -> float:
         return self.S
 
+    @property
+    def reorder_level(self) -> float:
+        return self.s
+
     def order_quantity(self, view: StockView) -> float:
         p = view.position
         return self.S - p if p <= self.s else 0.0
@@ -38,6 +42,10 @@ class RQ(Policy):
 
     r: Finite
     Q: float = Field(gt=0, allow_inf_nan=False)
+
+    @property
+    def reorder_level(self) -> float | None:
+        return self.r
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
@@ -53,6 +61,10 @@ class BaseStock(Policy):
 
     @property
     def order_up_to(self) -> float:
+        return self.S
+
+    @property
+    def reorder_level(self) -> float:
         return self.S
 
     def order_quantity(self, view: StockView) -> float:

@@ -121,3 +121,16 @@ def test_unknown_name_lists_valid_ones():
         policies.resolve("Ss")
     for name in EXAMPLES:
         assert name in str(exc.value)
+
+
+@pytest.mark.parametrize("name,params", CASES)
+def test_reorder_level_promise_holds(name, params):
+    """A policy that declares a reorder_level orders nothing above it (the model relies on it
+    to skip consulting the policy), and does order somewhere at or below it."""
+    policy = make(name, params)
+    level = getattr(policy, "reorder_level", None)
+    if level is None:
+        pytest.skip("no reorder_level declared")
+    for k in range(1, 200):
+        assert policy.order_quantity(FakeView(level + k * 0.25)) == 0
+    assert policy.order_quantity(FakeView(math.floor(level) - 1)) > 0

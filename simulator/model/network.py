@@ -59,13 +59,17 @@ class DemandSource:
         self.lose = lose
 
     def start(self) -> None:
+        self._callbacks = [self._arrive]
         Call(self.env, next(self.gaps), DEMAND, self._arrive)
 
-    def _arrive(self, _event: Any) -> None:
+    def _arrive(self, event: Call) -> None:
         qty = next(self.sizes)
         if qty > 0:
             self.sp.demand(qty, self.lose)
-        Call(self.env, next(self.gaps), DEMAND, self._arrive)
+        # Re-arm the same event for the next order instead of allocating one per
+        # order: SimPy has already detached its callbacks, so it is free again.
+        event.callbacks = self._callbacks
+        self.env.schedule(event, DEMAND, next(self.gaps))
 
 
 def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float]:

@@ -11,10 +11,12 @@ Rules
 * Arriving stock serves the backorder queue first, oldest first; what is left
   goes on hand. So stock on hand and backorders are never both positive.
 * A continuous-review policy is consulted after every demand (the only event
-  that changes the position apart from ordering itself), and once at t = 0.
+  that changes the position apart from ordering itself), and once at t = 0;
+  if it declares a ``reorder_level``, only when the position is at or below it.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +47,10 @@ class StockPoint:
         self.listener: StockListener = NULL_LISTENER
         self.review_period = float(getattr(policy, "review_period", 0) or 0)
         self.continuous = self.review_period == 0
+        # A policy may promise to order nothing while the position is above its
+        # ``reorder_level`` (read once, after prepare): then it is consulted only at or below.
+        level = getattr(policy, "reorder_level", None)
+        self.trigger = math.inf if level is None else float(level)
         self.view = StockView(self)
         #: places a replenishment order; set by the network when the inbound lane is built
         self.replenish: Callable[[float], None] = _unconnected
@@ -73,7 +79,7 @@ class StockPoint:
         if lane is not None and shipped > 0:
             lane.ship(shipped)
         self.listener.demand(self, self.env.now, qty, shipped, lost)
-        if self.continuous:
+        if self.continuous and self.on_hand + self.on_order - self.backorders <= self.trigger:
             self.review()
 
     def receive(self, qty: float) -> None:
