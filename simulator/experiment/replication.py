@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import policies
@@ -20,20 +21,39 @@ class ReplicationResult:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def run_replication(scenario: Scenario, replication: int, seed: int) -> ReplicationResult:
-    """Simulate replication ``replication`` of ``scenario`` with run seed ``seed``."""
+def run_replication(scenario: Scenario, replication: int, seed: int,
+                    progress: Callable[[float], None] | None = None) -> ReplicationResult:
+    """Simulate replication ``replication`` of ``scenario`` with run seed ``seed``.
+
+    ``progress``, if given, is called with the share of the horizon just simulated
+    (the run is then advanced in steps; the results are the same either way).
+    """
     net = Network(scenario, replication, seed)
     metrics = MetricsCollector(net)
     net.start()
     if scenario.warmup > 0:
-        net.run(scenario.warmup)
+        _advance(net, 0.0, scenario.warmup, scenario.horizon, progress)
         metrics.reset(scenario.warmup)
-    net.run(scenario.horizon)
+    _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
     used = {f"{w}/{p}": {"type": _type_name(sp.policy), **_resolved(sp.policy)}
             for (w, p), sp in net.stock.items()}
     return ReplicationResult(replication, rows, [], used)
+
+
+def _advance(net: Network, start: float, end: float, horizon: float,
+             progress: Callable[[float], None] | None, steps: int = 20) -> None:
+    if progress is None:
+        net.run(end)
+        return
+    last = start
+    for k in range(1, steps + 1):
+        t = end if k == steps else start + (end - start) * k / steps
+        if t > last:
+            net.run(t)
+            progress((t - last) / horizon)
+            last = t
 
 
 def _type_name(policy: Any) -> str:

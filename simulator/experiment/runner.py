@@ -23,19 +23,30 @@ def _progress(total: int, enabled: bool | None) -> Any:
     # shown on a terminal, and only if the run lasts more than a moment
     disable = None if enabled is None else not enabled  # None: only on a terminal
     return tqdm(total=total, unit="rep", desc="replications", delay=1.0, disable=disable,
-                leave=False)
+                leave=False, bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]")
 
 
-def _serial(sc: Scenario, seed: int, reps: range) -> Iterator[ReplicationResult]:
+def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[ReplicationResult]:
     for r in reps:
-        yield run_replication(sc, r, seed)
+        done = 0.0
+
+        def tick(share: float) -> None:
+            nonlocal done
+            done += share
+            bar.update(share)
+
+        res = run_replication(sc, r, seed, tick if not bar.disable else None)
+        bar.update(1.0 - done)
+        yield res
 
 
-def _parallel(sc: Scenario, seed: int, reps: range, jobs: int) -> Iterator[ReplicationResult]:
+def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
+              bar: Any) -> Iterator[ReplicationResult]:
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(run_replication, sc, r, seed) for r in reps]
         for f in futures:
             yield f.result()
+            bar.update(1)
 
 
 def with_overrides(sc: Scenario, replications: int | None = None,
@@ -80,12 +91,10 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     reps = range(sc.replications)
-    it = _serial(sc, sc.seed, reps) if jobs == 1 else _parallel(sc, sc.seed, reps, jobs)
-    done: list[ReplicationResult] = []
     with _progress(sc.replications, progress) as bar:
-        for res in it:
-            done.append(res)
-            bar.update(1)
+        it = _serial(sc, sc.seed, reps, bar) if jobs == 1 else \
+            _parallel(sc, sc.seed, reps, jobs, bar)
+        done = list(it)
     wall = time.perf_counter() - t0
     source = str(scenario) if isinstance(scenario, (str, os.PathLike)) else None
     return Results.from_replications(sc, done, started=started, wall_seconds=wall,
