@@ -38,11 +38,12 @@ def assert_close_mc(samples_or_means, exact, *, max_se, label=""):
     se = x.std(ddof=1) / math.sqrt(x.size)
     assert se <= max_se, f"{label}: SE {se:.3g} too large (> {max_se}) for a meaningful test"
     assert abs(mean - exact) <= Z * se, (
-        f"{label}: MC {mean:.6g} vs exact {exact:.6g} (SE {se:.3g}, diff {abs(mean - exact) / se:.1f} SE)"
+        f"{label}: MC {mean:.6g} vs exact {exact:.6g} "
+        f"(SE {se:.3g}, diff {abs(mean - exact) / se:.1f} SE)"
     )
 
 
-# =========================================================================== hand values / identities
+# ==================== hand values / identities
 
 def test_base_stock_hand_values():
     # lam=1, L=1, S=1: IN = 1 - D, D ~ Poisson(1)
@@ -236,7 +237,7 @@ def test_deterministic_rq_matches_event_simulation(D, L, r, Q):
     assert bo == pytest.approx(res["avg_backorders"], rel=1e-9, abs=1e-9)
 
 
-# =========================================================================== stationary Monte-Carlo
+# ==================== stationary Monte-Carlo
 
 @pytest.mark.parametrize("lam,L,r,Q", [(4.0, 2.0, 6, 5), (4.0, 2.0, 5, 7), (1.5, 3.0, 0, 1),
                                        (10.0, 0.5, -1, 3)])
@@ -278,7 +279,7 @@ def test_serial_stationary_monte_carlo():
     assert_close_mc(np.maximum(-in1, 0), ex["avg_backorders"], max_se=0.01, label="backorders")
 
 
-# =========================================================================== sample-path simulations
+# ==================== sample-path simulations
 
 def _time_average(jump_times, jumps, start_level, t0, t1):
     """Time averages of level^+ and level^- over [t0, t1] for a pure-jump path."""

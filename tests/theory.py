@@ -334,7 +334,7 @@ def eoq(D, K, h):
 
 
 def eoq_cost_rate(D, K, h, Q):
-    """Continuous-approximation cost rate ``K D / Q + h Q / 2`` (currency per day) of lot size ``Q``."""
+    """Continuous-approximation cost rate ``K D / Q + h Q / 2`` (currency per day) of lot size Q."""
     return K * D / Q + h * Q / 2.0
 
 
