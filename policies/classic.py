@@ -6,7 +6,9 @@ every ``review_period`` days) is handled by the model.
 from __future__ import annotations
 
 import math
-from pydantic import Field, model_validator
+from typing import Annotated
+
+from pydantic import Field, Strict, model_validator
 
 from policies.base import Finite, Policy, PolicyContext, StockView
 
@@ -41,7 +43,7 @@ class RQ(Policy):
     of ``Q`` that lifts it above ``r``."""
 
     r: Finite
-    Q: float = Field(gt=0, allow_inf_nan=False)
+    Q: Annotated[float, Strict()] = Field(gt=0, allow_inf_nan=False)
 
     @property
     def reorder_level(self) -> float | None:
@@ -83,8 +85,9 @@ class EOQ(RQ):
     """
 
     r: Finite | None = None  # type: ignore[assignment]
-    Q: float | None = Field(None, gt=0, allow_inf_nan=False)  # type: ignore[assignment]
-    service_level: float = Field(0.95, gt=0, lt=1)
+    Q: Annotated[float, Strict()] | None = Field(  # type: ignore[assignment]
+        None, gt=0, allow_inf_nan=False)
+    service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
 
     def prepare(self, context: PolicyContext) -> None:
         if self.Q is None:

@@ -50,13 +50,14 @@ def _default_out(name: str) -> Path:
 def _run(args: argparse.Namespace) -> int:
     import simulator
     from simulator.experiment.runner import with_overrides
+    from simulator.results import check_out
 
     sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
+    if args.jobs < 0:
+        raise UserError([simulator.Problem("<arguments>", None, "jobs",
+                                           "must be 0 (every core) or more")])
     out = Path(args.out) if args.out else _default_out(sc.name)
-    if args.out and out.exists() and any(out.iterdir()) and not args.overwrite:
-        # refuse before running, not after minutes of work
-        raise UserError([simulator.Problem(str(out), None, "out", "already exists and is not "
-                                           "empty; choose another folder or pass --overwrite")])
+    check_out(out, args.overwrite)  # refuse before running, not after minutes of work
     res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None)
     res.info["scenario_file"] = str(args.scenario)
     path = res.save(out, overwrite=args.overwrite)

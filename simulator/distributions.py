@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer,
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict,
                       model_validator)
 
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Strict: a number must be a number in the file (no booleans, no quoted strings).
+NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 
 #: batch sizes for drawing variates: small first (short runs waste little), then large
 _BATCHES = (16, 64, 256, 1024)
@@ -214,6 +215,8 @@ def _parse(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number or a distribution mapping, got a boolean")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"must be a finite number >= 0, got {value!r}")
         return Constant.model_validate({"value": value})
     if isinstance(value, dict):
         kind = value.get("dist")

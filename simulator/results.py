@@ -59,6 +59,44 @@ def package_versions() -> dict[str, str]:
     return found
 
 
+def check_out(target: Path, overwrite: bool) -> None:
+    """Refuse a results folder that would damage something (a user error, exit 2)."""
+    if target.exists() and not target.is_dir():
+        raise UserError([Problem(str(target), None, "out", "exists and is not a folder")])
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise UserError([Problem(str(target), None, "out", "already exists and is not empty; "
+                                 "choose another folder or pass --overwrite")])
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError([Problem(str(target), None, "out",
+                                         f"cannot be created: {parent} is a file")])
+            break
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename ``new`` to ``target``; an existing target is moved aside and restored on failure."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    old = aside / target.name
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        shutil.rmtree(aside, ignore_errors=True)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 class Results:
     """Tables of a run: :attr:`metrics`, :attr:`summary`, :attr:`warnings`, plus
     the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json)."""
@@ -123,30 +161,28 @@ class Results:
     def save(self, out: str | os.PathLike[str], overwrite: bool = False) -> Path:
         """Write the results folder atomically; return its path.
 
+        Everything is written to a temporary sibling folder, which is renamed into
+        place only when complete. With ``overwrite``, an existing folder is moved
+        aside first and moved back if anything fails.
+
         Raises
         ------
         UserError
-            If ``out`` exists and is not empty, unless ``overwrite`` (then it is
-            replaced only once the new folder is complete).
+            If ``out`` exists and is not an empty folder (unless ``overwrite``), is a
+            file, or cannot be created.
         """
         target = Path(out)
-        if target.exists() and not (target.is_dir() and not any(target.iterdir())) \
-                and not overwrite:
-            raise UserError([Problem(str(target), None, "out", "already exists and is not "
-                                     "empty; choose another folder or pass --overwrite")])
-        if target.exists() and not target.is_dir():
-            raise UserError([Problem(str(target), None, "out", "exists and is not a folder")])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        check_out(target, overwrite)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        except OSError as exc:
+            raise UserError([Problem(str(target), None, "out",
+                                     f"cannot create it: {exc.strerror or exc}")]) from None
         try:
             self._write(tmp)
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-                os.replace(target, old / "x")
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; use the user's umask
+            _swap_in(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

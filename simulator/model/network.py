@@ -7,7 +7,6 @@ rest FIFO as stock arrives; each shipment travels ``lead_time`` days.
 """
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -48,19 +47,29 @@ class Lane:
 
 
 class DemandSource:
-    """One customer's orders for one product: gaps and sizes from their own streams."""
+    """One customer's orders for one product: gaps and sizes from their own streams.
 
-    def __init__(self, env: Environment, sp: StockPoint, gaps: Iterator[float],
-                 sizes: Iterator[float], lose: bool):
+    With ``rate`` set (deterministic arrivals) the n-th order comes at exactly
+    ``n / rate`` days (no accumulated rounding), else after i.i.d. ``gaps``.
+    """
+
+    def __init__(self, env: Environment, sp: StockPoint, gaps: Iterator[float] | None,
+                 sizes: Iterator[float], lose: bool, rate: float | None = None):
         self.env = env
         self.sp = sp
         self.gaps = gaps
         self.sizes = sizes
         self.lose = lose
+        self.rate = rate
+        self.n = 1
 
     def start(self) -> None:
-        self._callbacks = [self._arrive]
-        Call(self.env, next(self.gaps), DEMAND, self._arrive)
+        if self.rate is not None:
+            self._callbacks = [self._arrive_fixed]
+            Call(self.env, 1 / self.rate, DEMAND, self._arrive_fixed)
+        else:
+            self._callbacks = [self._arrive]
+            Call(self.env, next(self.gaps), DEMAND, self._arrive)  # type: ignore[arg-type]
 
     def _arrive(self, event: Call) -> None:
         qty = next(self.sizes)
@@ -69,12 +78,21 @@ class DemandSource:
         # Re-arm the same event for the next order instead of allocating one per
         # order: SimPy has already detached its callbacks, so it is free again.
         event.callbacks = self._callbacks
-        self.env.schedule(event, DEMAND, next(self.gaps))
+        self.env.schedule(event, DEMAND, next(self.gaps))  # type: ignore[arg-type]
+
+    def _arrive_fixed(self, event: Call) -> None:
+        qty = next(self.sizes)
+        if qty > 0:
+            self.sp.demand(qty, self.lose)
+        self.n += 1
+        # n/rate - now is exact (Sterbenz), so now + delay lands exactly on n/rate
+        event.callbacks = self._callbacks
+        self.env.schedule(event, DEMAND, self.n / self.rate - self.env.now)  # type: ignore
 
 
-def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float]:
+def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float] | None:
     if d.arrivals == "deterministic":
-        return itertools.repeat(1.0 / d.rate)
+        return None
     gaps = Exponential.model_validate({"dist": "exponential", "mean": 1.0 / d.rate})
     return gaps.stream(rng.stream(seed, replication, source))
 
@@ -126,8 +144,9 @@ class Network:
                 base = f"demand/{c.id}/{pid}"
                 gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
                 sizes = d.size.stream(self._stream(f"{base}/sizes"))
+                fixed = d.rate if d.arrivals == "deterministic" else None
                 self.sources.append(DemandSource(self.env, self.stock[(c.warehouse, pid)],
-                                                 gaps, sizes, c.unmet == "lost"))
+                                                 gaps, sizes, c.unmet == "lost", fixed))
 
     def attach(self, factory: Callable[[StockPoint], StockListener]) -> None:
         """Give every stock point a listener made by ``factory(sp)`` (added to any it has)."""

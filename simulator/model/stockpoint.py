@@ -100,7 +100,10 @@ class StockPoint:
             if entry[1] is not None:
                 entry[1].ship(give)
         served = qty - left
-        self.backorders -= served
+        # exact zeros when nothing is owed / outstanding, so float sums cannot drift
+        self.backorders = self.backorders - served if queue else 0.0
+        if self.on_order < 1e-9:
+            self.on_order = 0.0
         self.on_hand += left
         self.listener.received(self, self.env.now, qty, served)
 

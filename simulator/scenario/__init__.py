@@ -7,13 +7,16 @@ together as a :class:`~simulator.errors.ScenarioError`.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from simulator.errors import ScenarioError
+import policies
+from simulator.distributions import KINDS
+from simulator.errors import Problem, ScenarioError
 from simulator.scenario.checks import cross_check
 from simulator.scenario.models import Scenario
 from simulator.scenario.yamlload import LineMap, load_yaml_file
@@ -23,6 +26,7 @@ __all__ = ["Scenario", "load", "validate_data"]
 _MESSAGES = {
     "missing": "required key is missing",
     "extra_forbidden": "unknown key",
+    "tuple_type": "should be a list",
 }
 
 
@@ -34,30 +38,66 @@ def _message(err: dict[str, Any]) -> str:
     return msg[:1].lower() + msg[1:]
 
 
-def validate_data(data: Any, lines: LineMap, search: list[str] | None = None) -> Scenario:
-    """Validate plain data (from YAML or a dict) into a :class:`Scenario`."""
+#: top-level keys whose errors do not stop the cross-checks (they are replaced by
+#: harmless stand-ins while the references are checked)
+_STAND_INS = {"name": "scenario", "description": "", "horizon": 1e18, "warmup": 0.0,
+              "replications": 1, "seed": 0}
+
+
+def _schema_problems(exc: ValidationError, data: dict[str, Any],
+                     lines: LineMap) -> list[Problem]:
+    problems = []
+    errors = exc.errors(include_url=False)
+    for err in errors:
+        loc = tuple(p for p in err["loc"] if p != "[key]")  # dict-key errors: the key itself
+        if err["type"] == "too_short" and any(
+                len(o["loc"]) > len(loc) and tuple(o["loc"][:len(loc)]) == loc for o in errors):
+            continue  # "at least 1 item after validation": only because its items failed
+        msg = _message(err)
+        if err["type"] == "extra_forbidden":
+            msg += _known_keys(loc, data)
+        problems.append(lines.problem(loc, msg))
+    return problems
+
+
+def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
+                  problems: list[Problem] | None = None) -> Scenario:
+    """Validate plain data (from YAML or a dict) into a :class:`Scenario`.
+
+    ``problems`` already found (duplicate YAML keys) are reported with the rest.
+    """
+    found = list(problems or [])
     if not isinstance(data, dict):
-        raise ScenarioError([lines.problem((), "the scenario must be a mapping of keys "
-                                                "(name, horizon, products, ...)")])
+        raise ScenarioError([*found, lines.problem((), "the scenario must be a mapping of "
+                                                       "keys (name, horizon, products, ...)")])
+    context = {"search": search or []}
+    sc: Scenario | None = None
     try:
-        sc = Scenario.model_validate(data, context={"search": search or []})
+        sc = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = tuple(err["loc"])
-            msg = _message(err)
-            if err["type"] == "extra_forbidden":
-                msg += _known_keys(loc)
-            problems.append(lines.problem(loc, msg))
-        raise ScenarioError(problems) from None
-    found = cross_check(sc)
-    if found:
-        raise ScenarioError([lines.problem(path, msg) for path, msg in found])
+        found += _schema_problems(exc, data, lines)
+        bad_top = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        if bad_top <= set(_STAND_INS):  # only top-level scalars are wrong: still check references
+            stand_in = {**data, **{k: _STAND_INS[k] for k in bad_top}}
+            try:
+                sc_check = Scenario.model_validate(stand_in, context=context)
+                found += [lines.problem(path, msg) for path, msg in cross_check(sc_check)]
+            except ValidationError:
+                pass
+    else:
+        found += [lines.problem(path, msg) for path, msg in cross_check(sc)]
+    if found or sc is None:
+        found.sort(key=lambda p: (p.line is None, p.line or 0))
+        raise ScenarioError(found)
     return sc
 
 
-def _known_keys(loc: tuple[Any, ...]) -> str:
-    """List the valid keys of the model in which an unknown key was found."""
+def _known_keys(loc: tuple[Any, ...], data: Any) -> str:
+    """List the valid keys of the mapping in which an unknown key was found."""
+    raw = _raw_at(data, loc[:-1])
+    names = _plugin_keys(raw, loc) if isinstance(raw, dict) else None
+    if names is not None:
+        return "; valid keys: " + ", ".join(names) if names else ""
     ann: Any = Scenario
     for part in loc[:-1]:
         ann = _child(ann, part)
@@ -66,6 +106,31 @@ def _known_keys(loc: tuple[Any, ...]) -> str:
     model = _model_in(ann)
     fields = list(model.model_fields) if model is not None else []
     return "; valid keys: " + ", ".join(fields) if fields else ""
+
+
+def _raw_at(data: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _plugin_keys(raw: dict[str, Any], loc: tuple[Any, ...]) -> list[str] | None:
+    """Valid keys of a distribution or policy mapping (they depend on its kind)."""
+    if len(loc) >= 2 and loc[-2] == "policy" and isinstance(raw.get("type"), str):
+        try:
+            cls = policies.resolve(raw["type"])
+        except ValueError:
+            return []
+        fields = list(cls.model_fields) if issubclass(cls, BaseModel) else \
+            list(inspect.signature(cls).parameters)
+        return ["type", *fields]
+    if raw.get("dist") in KINDS:
+        model = KINDS[raw["dist"]]
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return None
 
 
 def _child(ann: Any, part: Any) -> Any:
@@ -108,5 +173,5 @@ def load(source: str | os.PathLike[str] | dict[str, Any] | Scenario) -> Scenario
     if isinstance(source, dict):
         return validate_data(source, LineMap("<dict>"), [os.getcwd()])
     path = Path(source)
-    data, lines = load_yaml_file(path)
-    return validate_data(data, lines, [str(path.resolve().parent), os.getcwd()])
+    data, lines, problems = load_yaml_file(path)
+    return validate_data(data, lines, [str(path.resolve().parent), os.getcwd()], problems)

@@ -56,7 +56,11 @@ def _sources(sc: Scenario) -> Found:
 
 
 def _cycles(sc: Scenario) -> Found:
-    source = {(w.id, pid): inv.source for w in sc.warehouses for pid, inv in w.inventory.items()}
+    """Sourcing loops through two or more warehouses (self-sourcing is reported by _sources;
+    a source that is a supplier id ends the chain, as it does in _sources)."""
+    suppliers = {s.id for s in sc.suppliers}
+    source = {(w.id, pid): inv.source for w in sc.warehouses for pid, inv in w.inventory.items()
+              if inv.source not in suppliers and inv.source != w.id}
     index = {w.id: i for i, w in enumerate(sc.warehouses)}
     reported: set[frozenset[str]] = set()
     for (wid, pid) in source:

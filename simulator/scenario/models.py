@@ -1,20 +1,50 @@
 """The scenario schema: immutable pydantic models, unknown keys rejected.
 
 Units: time in days, rates per day, costs per unit per day (holding, backorder),
-per order (ordering) or per unit (lost sale).
+per order (ordering) or per unit (lost sale). Numbers are strict: a boolean or
+a quoted string where a number belongs is an error, not a silent conversion.
 """
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, Strict, ValidationInfo,
+                      field_validator, model_validator)
 
 import policies
 from simulator.distributions import Distribution
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$", max_length=100)]
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value) or len(value) > 100:
+        raise ValueError(f"{value!r} is not a valid id: use letters, digits, '_', '.' and '-' "
+                         "(not first), at most 100 characters")
+    return value
+
+
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A dict that refuses changes, so a loaded scenario stays as validated."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a loaded scenario is immutable; build a new one with simulator.load")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (FrozenDict, (dict(self),))
+
+
+def _freeze(value: dict[Any, Any]) -> FrozenDict:
+    return FrozenDict(value)
+
+
+Id = Annotated[str, Strict(), AfterValidator(_check_id)]
+NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
+Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -38,7 +68,7 @@ class Inventory(_Model):
     """A product stocked at a warehouse (a *stock point*)."""
 
     source: Id
-    policy: dict[str, Any]
+    policy: Annotated[dict[str, Any], AfterValidator(_freeze)]
     initial: NonNeg | None = None
     lead_time: Distribution | None = None
 
@@ -51,10 +81,23 @@ class Inventory(_Model):
         except policies.UnknownPolicy as exc:
             raise ValueError(str(exc)) from None
 
+    @model_validator(mode="after")
+    def _default_initial(self) -> Inventory:
+        """Fill the default initial stock: the policy's order-up-to level, else 0."""
+        if self.initial is None:
+            params = {k: v for k, v in self.policy.items() if k != "type"}
+            try:
+                policy = policies.build(params, policies.resolve(self.policy["type"]))
+                level = getattr(policy, "order_up_to", None)
+            except Exception:  # a user policy that needs prepare(): start empty
+                level = None
+            object.__setattr__(self, "initial", max(0.0, float(level or 0.0)))
+        return self
+
 
 class Warehouse(_Model):
     id: Id
-    inventory: Annotated[dict[Id, Inventory], Field(min_length=1)]
+    inventory: Annotated[dict[Id, Inventory], Field(min_length=1), AfterValidator(_freeze)]
 
 
 class Demand(_Model):
@@ -67,22 +110,22 @@ class Customer(_Model):
     id: Id
     warehouse: Id
     unmet: Literal["backorder", "lost"] = "backorder"
-    demand: Annotated[dict[Id, Demand], Field(min_length=1)]
+    demand: Annotated[dict[Id, Demand], Field(min_length=1), AfterValidator(_freeze)]
 
 
 class Scenario(_Model):
-    """A validated scenario. Build it with :func:`simulator.scenario.load`."""
+    """A validated, immutable scenario. Build it with :func:`simulator.load`."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: str = ""
+    name: Annotated[str, Strict(), Field(min_length=1, max_length=200)]
+    description: Annotated[str, Strict()] = ""
     horizon: Pos
     warmup: NonNeg = 0.0
-    replications: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
-    products: Annotated[list[Product], Field(min_length=1)]
-    suppliers: list[Supplier] = []
-    warehouses: Annotated[list[Warehouse], Field(min_length=1)]
-    customers: list[Customer] = []
+    replications: Annotated[int, Strict(), Field(ge=1, le=1_000_000)] = 1
+    seed: Annotated[int, Strict(), Field(ge=0)] = 0
+    products: Annotated[tuple[Product, ...], Field(min_length=1)]
+    suppliers: tuple[Supplier, ...] = ()
+    warehouses: Annotated[tuple[Warehouse, ...], Field(min_length=1)]
+    customers: tuple[Customer, ...] = ()
 
     def product(self, pid: str) -> Product:
         return next(p for p in self.products if p.id == pid)

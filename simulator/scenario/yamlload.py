@@ -37,12 +37,22 @@ class LineMap:
         return Problem(self.file, self.line(path), key, message)
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem],
-          file: str) -> None:
+def _key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """The key as the data holds it (``1`` stays an int); unhashable keys as text."""
+    try:
+        key = loader.construct_object(node, deep=True)
+        hash(key)
+        return key
+    except Exception:
+        return getattr(node, "value", str(node))
+
+
+def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
+          problems: list[Problem], file: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            key = _key(loader, key_node)
             line = key_node.start_mark.line + 1
             if key in seen:
                 dotted = ".".join(str(p) for p in (*path, key))
@@ -50,46 +60,53 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[
                                         f"duplicate key (first given on line {seen[key]})"))
             seen[key] = line
             lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, problems, file)
+            _walk(loader, value_node, (*path, key), lines, problems, file)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), lines, problems, file)
+            _walk(loader, item, (*path, i), lines, problems, file)
 
 
-def load_yaml_text(text: str, file: str) -> tuple[Any, LineMap]:
-    """Parse YAML text into plain data and a :class:`LineMap`.
+def _error_line(exc: yaml.MarkedYAMLError, text: str) -> int | None:
+    """The line to blame: where the problem was found, unless that is the end of the
+    file (an unclosed quote or bracket), then where the unclosed thing started."""
+    mark = exc.problem_mark
+    if exc.context_mark is not None and (mark is None or mark.index >= len(text.rstrip())):
+        mark = exc.context_mark
+    return mark.line + 1 if mark is not None else None
+
+
+def load_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
+    """Parse YAML text into plain data, a :class:`LineMap`, and the duplicate-key problems
+    (which do not stop validation: the last value is kept, as YAML loaders do).
 
     Raises
     ------
     ScenarioError
-        On a YAML syntax error or a duplicate key.
+        On a YAML syntax error.
     """
     try:
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
+            lines: dict[Path_, int] = {}
+            problems: list[Problem] = []
+            if node is not None:
+                lines[()] = node.start_mark.line + 1
+                _walk(loader, node, (), lines, problems, file)
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
         msg = " ".join(str(m) for m in (exc.context, exc.problem) if m)
-        raise ScenarioError([Problem(file, line, "(yaml)", f"not valid YAML: {msg}")]) from None
+        raise ScenarioError([Problem(file, _error_line(exc, text), "(yaml)",
+                                     f"not valid YAML: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(file, None, "(yaml)", f"not valid YAML: {exc}")]) from None
-    lines: dict[Path_, int] = {}
-    problems: list[Problem] = []
-    if node is not None:
-        lines[()] = node.start_mark.line + 1
-        _walk(node, (), lines, problems, file)
-    if problems:
-        raise ScenarioError(problems)
-    return data, LineMap(file, lines)
+    return data, LineMap(file, lines), problems
 
 
-def load_yaml_file(path: str | Path) -> tuple[Any, LineMap]:
+def load_yaml_file(path: str | Path) -> tuple[Any, LineMap, list[Problem]]:
     """Read a YAML file; a missing or unreadable file is a user error."""
     p = Path(path)
     try:
