@@ -5,7 +5,8 @@
 Each round runs, in this order, one replication of: our simulator, the hand-written model
 drawing one random number per numpy call ("scalar"), and the hand-written model drawing
 each stream's gaps in one vectorised call ("batch").  Rounds alternate so that machine
-noise hits all three alike; the median over the rounds is reported.  Every timing covers
+noise hits all three alike; the median over the rounds is reported (wall and CPU time).
+An untimed warm-up round runs first (lazy imports etc.; --no-warmup counts it).  Every timing covers
 the whole call from the scenario path to the metrics table (YAML parsing included on both
 sides).  See benchmarks/README.md for what is and is not comparable.
 """
@@ -25,11 +26,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))           # for `import handwritten`
 sys.path.insert(0, str(HERE.parent))    # for `import simulator` when run from anywhere
 
-import numpy as np  # noqa: E402
-import simpy  # noqa: E402
+import handwritten
+import numpy as np
+import simpy
 
-import handwritten  # noqa: E402
-import simulator  # noqa: E402
+import simulator
 
 DEFAULT_SCENARIO = HERE / "bench20.yaml"
 SHOW = ["p01", "p04", "p09", "p12", "p21", "p24"]  # a few products for the agreement check
@@ -45,19 +46,20 @@ def run_hand(path, seed, batch):
 
 
 def timed(fn, *args):
-    t0 = time.perf_counter()
+    """(wall seconds, CPU seconds of this process, result)."""
+    c0, t0 = time.process_time(), time.perf_counter()
     out = fn(*args)
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, time.process_time() - c0, out
 
 
 def totals(df):
     """Demand-weighted fill rate and sums over all products."""
     d = df["demand_units"].astype(float)
-    return dict(fill_rate=float((df["fill_rate"] * d).sum() / d.sum()),
-                avg_on_hand=float(df["avg_on_hand"].sum()),
-                avg_backorders=float(df["avg_backorders"].sum()),
-                orders_placed=int(df["orders_placed"].sum()),
-                demand_units=int(d.sum()))
+    return {"fill_rate": float((df["fill_rate"] * d).sum() / d.sum()),
+            "avg_on_hand": float(df["avg_on_hand"].sum()),
+            "avg_backorders": float(df["avg_backorders"].sum()),
+            "orders_placed": int(df["orders_placed"].sum()),
+            "demand_units": int(d.sum())}
 
 
 def agreement(ours, hand1, hand2):
@@ -67,7 +69,8 @@ def agreement(ours, hand1, hand2):
     h1 = hand1.set_index("product")
     h2 = hand2.set_index("product")
     print("\nAgreement (one replication each; the models use different random streams, so they")
-    print("agree only within noise -- 'hand seed 2' shows the hand-written model's own seed-to-seed spread):")
+    print("agree only within noise -- 'hand seed 2' shows the hand-written model's own "
+          "seed-to-seed spread):")
     print(f"{'product':8} {'metric':15} {'ours':>10} {'hand seed 1':>12} {'hand seed 2':>12}")
     for p in SHOW:
         for c in cols:
@@ -103,33 +106,46 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile one run of our simulator, print top 25 by tottime")
+    ap.add_argument("--no-warmup", action="store_true",
+                    help="count the first round too (by default an untimed warm-up round runs "
+                         "first so one-time costs such as lazy imports are excluded)")
     args = ap.parse_args(argv)
     path = Path(args.scenario)
 
     print(f"Python {platform.python_version()} ({platform.machine()}), simpy {simpy.__version__}, "
           f"numpy {np.__version__}, scenario {path.name}, seed {args.seed}, {args.repeat} rounds")
     names = ["ours", "hand scalar", "hand batch"]
-    times = {n: [] for n in names}
+    wall = {n: [] for n in names}
+    cpu = {n: [] for n in names}
     results = {}
-    for i in range(args.repeat):
-        t_o, results["ours"] = timed(run_ours, path, args.seed)
-        t_s, results["hand scalar"] = timed(run_hand, path, args.seed, False)
-        t_b, results["hand batch"] = timed(run_hand, path, args.seed, True)
-        for n, t in zip(names, (t_o, t_s, t_b)):
-            times[n].append(t)
-        print(f"  round {i + 1}: ours {t_o:6.2f} s   hand scalar {t_s:6.2f} s   "
-              f"hand batch {t_b:6.2f} s", flush=True)
+    first = 0 if args.no_warmup else -1
+    for i in range(first, args.repeat):
+        t_o, c_o, results["ours"] = timed(run_ours, path, args.seed)
+        t_s, c_s, results["hand scalar"] = timed(run_hand, path, args.seed, False)
+        t_b, c_b, results["hand batch"] = timed(run_hand, path, args.seed, True)
+        label = "warm-up (not counted)" if i < 0 else f"round {i + 1}"
+        print(f"  {label:22} ours {t_o:6.2f} s   hand scalar {t_s:6.2f} s   "
+              f"hand batch {t_b:6.2f} s   (wall)", flush=True)
+        if i >= 0:
+            for n, t, c in zip(names, (t_o, t_s, t_b), (c_o, c_s, c_b)):
+                wall[n].append(t)
+                cpu[n].append(c)
 
     _, events = handwritten.run(path, seed=args.seed, batch=True)
-    med = {n: statistics.median(times[n]) for n in names}
     print(f"\nWorkload: {events:,} model events in the hand-written run (customer arrivals + "
-          "replenishment deliveries over the whole horizon); used as the event count for all three.")
-    print(f"{'':12} {'median s':>9} {'min s':>7} {'events/s':>10} {'ours/this':>10}")
+          "replenishment deliveries\nover the whole horizon); used as the event count for all "
+          "three.")
+    med = {n: statistics.median(wall[n]) for n in names}
+    medc = {n: statistics.median(cpu[n]) for n in names}
+    print(f"{'':12} {'median wall s':>13} {'min wall s':>10} {'median CPU s':>12} "
+          f"{'events/s':>10} {'ours/this wall':>14} {'ours/this CPU':>13}")
     for n in names:
-        ratio = med["ours"] / med[n]
-        print(f"{n:12} {med[n]:9.2f} {min(times[n]):7.2f} {events / med[n]:10,.0f} {ratio:10.2f}")
-    print(f"ratio ours/hand-written: {med['ours'] / med['hand scalar']:.2f}x vs scalar draws, "
-          f"{med['ours'] / med['hand batch']:.2f}x vs batch draws (>1 = ours slower)")
+        print(f"{n:12} {med[n]:13.2f} {min(wall[n]):10.2f} {medc[n]:12.2f} "
+              f"{events / med[n]:10,.0f} {med['ours'] / med[n]:14.2f} "
+              f"{medc['ours'] / medc[n]:13.2f}")
+    print(f"ratio ours/hand-written (median wall): {med['ours'] / med['hand scalar']:.2f}x vs "
+          f"scalar draws, {med['ours'] / med['hand batch']:.2f}x vs batch draws "
+          "(>1 = ours slower)")
 
     hand2, _ = handwritten.run(path, seed=args.seed + 1, batch=True)
     agreement(results["ours"], results["hand batch"], hand2)
