@@ -26,6 +26,10 @@ from simpy import Environment
 from policies.base import PolicyContext
 from simulator.model.events import NULL_LISTENER, REVIEW, Call, StockListener
 
+#: quantities closer than this (units) are treated as equal: it absorbs the rounding of
+#: fractional order sizes and never matters for whole units
+EPS = 1e-9
+
 # A backorder entry: [units still owed, who is owed (None = a customer, else a Lane)]
 Backorder = list
 
@@ -64,9 +68,9 @@ class StockPoint:
         """An order of ``qty`` units from a customer (``lane`` None) or a downstream lane."""
         on_hand = self.on_hand
         lost = 0.0
-        if on_hand >= qty:
+        if on_hand >= qty - EPS:  # within rounding of fractional quantities: all of it
             shipped = qty
-            self.on_hand = on_hand - qty
+            self.on_hand = on_hand - qty if on_hand > qty else 0.0
         else:
             shipped = on_hand
             self.on_hand = 0.0
@@ -90,9 +94,9 @@ class StockPoint:
         while queue and left > 0:
             entry = queue[0]
             owed = entry[0]
-            if owed <= left:
+            if owed <= left + EPS:  # settles the entry (a rounding-size remainder is dropped)
                 queue.popleft()
-                give = owed
+                give = owed if owed <= left else left
             else:
                 entry[0] = owed - left
                 give = left
@@ -102,7 +106,7 @@ class StockPoint:
         served = qty - left
         # exact zeros when nothing is owed / outstanding, so float sums cannot drift
         self.backorders = self.backorders - served if queue else 0.0
-        if self.on_order < 1e-9:
+        if self.on_order < EPS:
             self.on_order = 0.0
         self.on_hand += left
         self.listener.received(self, self.env.now, qty, served)
