@@ -18,8 +18,20 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
 
-__all__ = ["Policy", "PolicyContext", "StockView", "SS", "RQ", "BaseStock", "EOQ",
-           "BUILTIN", "available", "resolve", "build", "UnknownPolicy"]
+__all__ = [
+    "BUILTIN",
+    "EOQ",
+    "RQ",
+    "SS",
+    "BaseStock",
+    "Policy",
+    "PolicyContext",
+    "StockView",
+    "UnknownPolicy",
+    "available",
+    "build",
+    "resolve",
+]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ}
 ENTRY_POINT_GROUP = "simulator.policies"
@@ -129,4 +141,4 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     return {"type": name, **params_of(policy)}
 
 
-__all__ += ["params_of", "validate", "ValidationError"]
+__all__ += ["ValidationError", "params_of", "validate"]

@@ -18,5 +18,13 @@ try:
 except Exception:  # pragma: no cover - running from a source tree without install
     __version__ = "0+unknown"
 
-__all__ = ["run", "load", "Scenario", "Results", "ScenarioError", "UserError", "Problem",
-           "__version__"]
+__all__ = [
+    "Problem",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "UserError",
+    "__version__",
+    "load",
+    "run",
+]

@@ -19,8 +19,15 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, Strict,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    Strict,
+    model_validator,
+)
 
 # Strict: a number must be a number in the file (no booleans, no quoted strings).
 NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]

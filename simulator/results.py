@@ -141,14 +141,15 @@ class Results:
             m, lo = row["mean"], row["ci95_low"]
             if isinstance(m, float) and math.isnan(m):
                 return "-"
-            txt = f"{m:.3f}" if abs(m) < 10 else f"{m:,.1f}"
+            spec = ".3f" if abs(m) < 10 else ",.1f" if abs(m) < 1000 else ",.0f"
+            txt = format(m, spec)
             if isinstance(lo, float) and not math.isnan(lo):
-                h = m - lo
-                txt += f" ± {h:.3f}" if abs(h) < 10 else f" ± {h:,.1f}"
+                txt += " ± " + format(m - lo, spec)
             return txt
         s = s.assign(value=s.apply(fmt, axis=1))
         wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
-        wide = wide[[m for m in metrics if m in wide.columns]]
+        order = list(dict.fromkeys(zip(self.summary["warehouse"], self.summary["product"])))
+        wide = wide.reindex(order)[[m for m in metrics if m in wide.columns]]  # scenario order
         wide.columns.name = None
         n = self.scenario.replications
         head = f"{self.scenario.name}: {n} replication{'s' * (n != 1)}, days " \

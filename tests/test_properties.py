@@ -38,6 +38,7 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.model import Network
+from simulator.model.stockpoint import EPS
 from simulator.observe.eventlog import EventLog
 from simulator.scenario import load
 
@@ -235,10 +236,11 @@ def check_log(data: dict[str, Any], seed: int) -> None:
         if kind == "demand":
             qty, shipped, lost = rec[4:7]
             assert qty > 0, rec
-            assert shipped == min(qty, oh0), (rec, levels[key])
+            # all of it when stock covers the order to within EPS (rounding of fractions)
+            assert shipped == (qty if oh0 >= qty - EPS else oh0), (rec, levels[key])
             if lost:
                 assert key in lost_at and lost == qty - shipped, rec
-            assert oh == oh0 - shipped and oo == oo0, (rec, levels[key])
+            assert oh == max(0.0, oh0 - shipped) and oo == oo0, (rec, levels[key])
             assert close(bo, bo0 + qty - shipped - lost), (rec, levels[key])
             T["demand"] += qty
             T["at_once"] += shipped
@@ -304,7 +306,7 @@ def check_lane(tap: LaneTap, net: Network, key: tuple[str, str], records: list[A
     upstream = tap.lane.upstream
     # each shipment arrives exactly max(0, lead time) after it left; the ones due before the
     # horizon all arrived (in time order); the others are in transit at the end
-    for t, qty, lt, due in tap.ships:
+    for t, qty, _lt, due in tap.ships:
         assert qty > 0 and due >= t
     due = sorted((d, q) for _, q, _, d in tap.ships if d < horizon)
     assert sorted(tap.arrivals) == due

@@ -111,7 +111,7 @@ def test_erlang_b_identities():
     assert res["lost_fraction"] == b and res["fill_rate"] == 1 - b
     assert res["avg_on_hand"] == pytest.approx(5 - 4 * (1 - b), rel=1e-14)
     # more stock -> fewer losses
-    bs = [theory.erlang_b(S, 4.0) for S in range(0, 15)]
+    bs = [theory.erlang_b(S, 4.0) for S in range(15)]
     assert all(x > y for x, y in zip(bs, bs[1:]))
 
 
@@ -192,7 +192,6 @@ def _deterministic_event_sim(D, L, r, Q, n_cycles=30, warm_cycles=5):
     gap = 1.0 / D
     on_hand_net = r + Q  # net inventory
     ip = r + Q
-    pending = []  # arrival times (heap) with quantity Q
     t = 0.0
     n_dem = (n_cycles + warm_cycles) * Q
     t_start = warm_cycles * Q * gap + 0.3 * gap

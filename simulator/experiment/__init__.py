@@ -2,4 +2,4 @@
 from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.experiment.runner import run
 
-__all__ = ["run", "run_replication", "ReplicationResult"]
+__all__ = ["ReplicationResult", "run", "run_replication"]

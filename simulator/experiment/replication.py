@@ -1,8 +1,8 @@
 """One replication: build the network, observe it, run warm-up and horizon."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import policies

@@ -12,8 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.errors import Problem, ScenarioError
+from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.results import Results
 from simulator.scenario import Scenario, load
 

@@ -4,4 +4,4 @@ from simulator.model.events import DEMAND, RECEIPT, REVIEW, StockListener
 from simulator.model.network import Network
 from simulator.model.stockpoint import StockPoint, StockView
 
-__all__ = ["Network", "StockPoint", "StockView", "StockListener", "RECEIPT", "DEMAND", "REVIEW"]
+__all__ = ["DEMAND", "RECEIPT", "REVIEW", "Network", "StockListener", "StockPoint", "StockView"]

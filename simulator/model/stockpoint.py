@@ -96,7 +96,7 @@ class StockPoint:
             owed = entry[0]
             if owed <= left + EPS:  # settles the entry (a rounding-size remainder is dropped)
                 queue.popleft()
-                give = owed if owed <= left else left
+                give = min(owed, left)
             else:
                 entry[0] = owed - left
                 give = left

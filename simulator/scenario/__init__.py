@@ -33,8 +33,7 @@ _MESSAGES = {
 def _message(err: dict[str, Any]) -> str:
     msg = _MESSAGES.get(err["type"], err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+        msg = msg.removeprefix(prefix)
     return msg[:1].lower() + msg[1:]
 
 

@@ -29,7 +29,8 @@ def _ids(sc: Scenario) -> Found:
     suppliers = {s.id for s in sc.suppliers}
     for i, w in enumerate(sc.warehouses):
         if w.id in suppliers:
-            yield ("warehouses", i, "id"), f"{w.id!r} is also a supplier id; sources must be unambiguous"
+            yield (("warehouses", i, "id"),
+                   f"{w.id!r} is also a supplier id; sources must be unambiguous")
 
 
 def _sources(sc: Scenario) -> Found:
@@ -52,7 +53,8 @@ def _sources(sc: Scenario) -> Found:
                     yield (*at, "source"), f"warehouse {inv.source!r} does not stock {pid!r}"
             else:
                 names = ", ".join(sorted(suppliers | set(stocked))) or "(none)"
-                yield (*at, "source"), f"unknown source {inv.source!r}; suppliers and warehouses are: {names}"
+                yield ((*at, "source"),
+                       f"unknown source {inv.source!r}; suppliers and warehouses are: {names}")
 
 
 def _cycles(sc: Scenario) -> Found:
@@ -81,11 +83,13 @@ def _customers(sc: Scenario) -> Found:
     for i, c in enumerate(sc.customers):
         if c.warehouse not in stocked:
             names = ", ".join(sorted(stocked))
-            yield ("customers", i, "warehouse"), f"unknown warehouse {c.warehouse!r}; warehouses are: {names}"
+            yield (("customers", i, "warehouse"),
+                   f"unknown warehouse {c.warehouse!r}; warehouses are: {names}")
             continue
         for pid in c.demand:
             if pid not in stocked[c.warehouse]:
-                yield ("customers", i, "demand", pid), f"warehouse {c.warehouse!r} does not stock {pid!r}"
+                yield (("customers", i, "demand", pid),
+                       f"warehouse {c.warehouse!r} does not stock {pid!r}")
 
 
 def _horizon(sc: Scenario) -> Found:
