@@ -39,6 +39,7 @@ class StockStats(StockListener):
         self.bo = sp.backorders
 
     def demand(self, sp: Any, now: float, qty: float, shipped: float, lost: float) -> None:
+        # _advance inlined: this hook runs once per customer order, the hottest path
         dt = now - self.t
         if dt > 0:
             self.area_oh += self.oh * dt
