@@ -42,6 +42,42 @@ class UserError(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:
+        # keep the problems when the error crosses a process boundary (--jobs)
+        return (type(self), (self.problems,))
+
 
 class ScenarioError(UserError):
     """The scenario is not valid; :attr:`problems` lists every problem found."""
+
+
+class PolicyError(UserError):
+    """A policy (typically a user's own class) failed or returned nonsense during a run.
+
+    The problem points at the line of the policy's code that raised, when there is one.
+    """
+
+    @classmethod
+    def from_exception(cls, key: str, now: float, exc: BaseException) -> PolicyError:
+        tb = exc.__traceback__
+        file, line = "<policy>", None
+        while tb is not None:  # the innermost frame: where it actually failed
+            file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+            tb = tb.tb_next
+        msg = f"order_quantity failed at t={now:g}: {type(exc).__name__}: {exc}"
+        return cls([Problem(file, line, key, msg)])
+
+    @classmethod
+    def bad_result(cls, policy: object, key: str, now: float, qty: object) -> PolicyError:
+        import inspect
+
+        file, line = "<policy>", None
+        try:
+            fn = type(policy).order_quantity  # type: ignore[attr-defined]
+            file = inspect.getsourcefile(fn) or file
+            line = inspect.getsourcelines(fn)[1]
+        except (AttributeError, TypeError, OSError):
+            pass
+        msg = (f"order_quantity returned {qty!r} at t={now:g}; it must return a finite "
+               "number of units (0 or less: no order)")
+        return cls([Problem(file, line, key, msg)])

@@ -148,7 +148,8 @@ class Results:
             return txt
         s = s.assign(value=s.apply(fmt, axis=1))
         wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
-        order = list(dict.fromkeys(zip(self.summary["warehouse"], self.summary["product"])))
+        keys = zip(self.summary["warehouse"], self.summary["product"], strict=True)
+        order = list(dict.fromkeys(keys))
         wide = wide.reindex(order)[[m for m in metrics if m in wide.columns]]  # scenario order
         wide.columns.name = None
         n = self.scenario.replications

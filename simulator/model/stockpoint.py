@@ -24,6 +24,7 @@ from typing import Any
 from simpy import Environment
 
 from policies.base import PolicyContext
+from simulator.errors import PolicyError
 from simulator.model.events import NULL_LISTENER, REVIEW, Call, StockListener
 
 #: quantities closer than this (units) are treated as equal: it absorbs the rounding of
@@ -112,12 +113,25 @@ class StockPoint:
         self.listener.received(self, self.env.now, qty, served)
 
     def review(self, _event: Any = None) -> None:
-        """Ask the policy; place an order if it wants one."""
-        qty = self.policy.order_quantity(self.view)
-        if qty > 0:
+        """Ask the policy; place an order if it wants one (0, negative or NaN: no order)."""
+        try:
+            qty = self.policy.order_quantity(self.view)
+        except Exception as exc:  # a user's policy: report it as their problem, not a crash
+            raise PolicyError.from_exception(self._key(), self.env.now, exc) from exc
+        try:
+            wanted = bool(qty > 0)
+            bad = qty == math.inf
+        except (TypeError, ValueError):
+            bad = True
+        if bad:
+            raise PolicyError.bad_result(self.policy, self._key(), self.env.now, qty)
+        if wanted:
             self.on_order += qty
             self.listener.order_placed(self, self.env.now, qty)
             self.replenish(qty)
+
+    def _key(self) -> str:
+        return f"{self.warehouse}/{self.product}.policy"
 
     def start(self) -> None:
         """Schedule the first review at t = 0 (and every ``review_period`` after, if periodic)."""
