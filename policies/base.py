@@ -23,7 +23,7 @@ when the scenario is validated, so a sweep can address ``policy.s``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Protocol, runtime_checkable
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
@@ -105,6 +105,6 @@ class Policy(BaseModel):
     def order_quantity(self, view: StockView) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def resolved(self) -> dict[str, float]:
+    def resolved(self) -> dict[str, Any]:
         """Parameters as used in the run (after :meth:`prepare`), for provenance."""
         return self.model_dump()

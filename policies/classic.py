@@ -6,7 +6,7 @@ every ``review_period`` days) is handled by the model.
 from __future__ import annotations
 
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, Strict, model_validator
 
@@ -95,7 +95,7 @@ class EOQ(RQ):
         if self.r is None:
             self.r = eoq_reorder_point(context, self.service_level, self.review_period)
 
-    def resolved(self) -> dict[str, float]:
+    def resolved(self) -> dict[str, Any]:
         return {"Q": self.Q, "r": self.r, "service_level": self.service_level,
                 "review_period": self.review_period}
 

@@ -62,6 +62,7 @@ class DemandSource:
         self.lose = lose
         self.rate = rate
         self.n = 1
+        self._callbacks: list[Any] = []
 
     def start(self) -> None:
         if self.rate is not None:

@@ -30,7 +30,7 @@ _MESSAGES = {
 }
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: Any) -> str:
     msg = _MESSAGES.get(err["type"], err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
@@ -75,7 +75,7 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
         sc = Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         found += _schema_problems(exc, data, lines)
-        bad_top = {err["loc"][0] for err in exc.errors() if err["loc"]}
+        bad_top = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
         if bad_top <= set(_STAND_INS):  # only top-level scalars are wrong: still check references
             stand_in = {**data, **{k: _STAND_INS[k] for k in bad_top}}
             try:

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 import policies
-from simulator.distributions import Distribution
+from simulator.distributions import Constant, Distribution
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -69,7 +69,7 @@ class Product(_Model):
 
 class Supplier(_Model):
     id: Id
-    lead_time: Distribution = 0.0
+    lead_time: Distribution = Constant(value=0.0)
 
 
 class Inventory(_Model):
@@ -110,7 +110,7 @@ class Warehouse(_Model):
 
 class Demand(_Model):
     rate: Pos
-    size: Distribution = 1.0
+    size: Distribution = Constant(value=1.0)
     arrivals: Literal["poisson", "deterministic"] = "poisson"
 
 
