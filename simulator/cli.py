@@ -47,7 +47,7 @@ def _default_out(name: str) -> Path:
     return out
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
     from simulator.experiment.runner import with_overrides
     from simulator.results import check_out
@@ -60,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     check_out(out, args.overwrite)  # refuse before running, not after minutes of work
     res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None)
     res.info["scenario_file"] = str(args.scenario)
+    res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
     path = res.save(out, overwrite=args.overwrite)
     if not args.quiet:
         print(res.table())
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         _parser().print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return _run(args) if args.command == "run" else _validate(args)
+        return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

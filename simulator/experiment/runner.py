@@ -6,6 +6,7 @@ results do not depend on how many processes run them or in which order.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -40,9 +41,16 @@ def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[Replicat
         yield res
 
 
+def _use_path(path: list[str]) -> None:
+    sys.path[:] = path
+
+
 def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
               bar: Any) -> Iterator[ReplicationResult]:
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # workers get this process's import path, so `module:Class` policies found next to
+    # the scenario file import there too, whatever the start method (fork, spawn, forkserver)
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_use_path,
+                             initargs=(list(sys.path),)) as pool:
         futures = [pool.submit(run_replication, sc, r, seed) for r in reps]
         for f in futures:
             yield f.result()
