@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import sys
+import typing
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_model
 
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
@@ -53,20 +55,31 @@ def available() -> dict[str, type]:
     return found
 
 
+def _import(module_name: str) -> Any:
+    """The module, None if it does not exist; a module that exists but fails to import
+    (syntax error, missing dependency, error at import) is reported as such."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None
+        raise UnknownPolicy(f"importing {module_name!r} failed: {exc}") from None
+    except Exception as exc:
+        raise UnknownPolicy(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") \
+            from None
+
+
 def _import_class(name: str, search: list[str]) -> type:
     module_name, _, attr = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
+    module = _import(module_name)
+    if module is None:
         for folder in search:
             if folder not in sys.path:
                 sys.path.append(folder)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            raise UnknownPolicy(f"cannot import module {module_name!r} ({exc})") from None
-    except Exception as exc:
-        raise UnknownPolicy(f"importing {module_name!r} failed: {exc}") from None
+        module = _import(module_name)
+    if module is None:
+        raise UnknownPolicy(f"cannot import module {module_name!r} (looked on the Python "
+                            "path, next to the scenario file and in the current folder)")
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
         raise UnknownPolicy(f"module {module_name!r} has no class {attr!r}")
@@ -87,18 +100,48 @@ def resolve(name: str, search: list[str] | None = None) -> type:
                         "(or 'module:Class' for your own)")
 
 
+_STRICT = {float: Annotated[float, Strict()], int: Annotated[int, Strict()],
+           bool: Annotated[bool, Strict()], str: Annotated[str, Strict()]}
+
+
 def _signature_model(cls: type) -> type[BaseModel]:
-    """A pydantic model of a plain class's constructor keywords (unknown keys rejected)."""
+    """A pydantic model of a plain class's constructor keywords: unknown keys rejected,
+    numbers strict (as everywhere in a scenario)."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)  # type: ignore[misc]
+    except Exception:  # unresolvable string annotations: check what we can
+        hints = {}
     fields: dict[str, Any] = {}
-    for p in list(inspect.signature(cls).parameters.values()):
+    for p in inspect.signature(cls).parameters.values():
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
-        ann = p.annotation if p.annotation is not inspect.Parameter.empty else Any
-        if isinstance(ann, str):
+        ann = hints.get(p.name, p.annotation)
+        if ann is inspect.Parameter.empty or isinstance(ann, str):
             ann = Any
+        ann = _STRICT.get(ann, ann)
         fields[p.name] = (ann, ... if p.default is inspect.Parameter.empty else p.default)
     return create_model(f"{cls.__name__}Params", __config__=ConfigDict(extra="forbid"),
                         **fields)
+
+
+def param_names(cls: type) -> list[str]:
+    """The parameter keys a policy class accepts (besides ``type``)."""
+    if issubclass(cls, BaseModel):
+        return list(cls.model_fields)
+    return list(_signature_model(cls).model_fields)
+
+
+def check_params(params: dict[str, Any], cls: type) -> dict[str, Any]:
+    """The parameters, validated, with defaults filled.
+
+    Raises
+    ------
+    pydantic.ValidationError
+        When they are missing, unknown, of the wrong type or inconsistent.
+    """
+    if issubclass(cls, BaseModel):
+        return build(params, cls).model_dump()
+    return _signature_model(cls).model_validate(params).model_dump()
 
 
 def build(params: dict[str, Any], cls: type) -> Any:
@@ -108,25 +151,25 @@ def build(params: dict[str, Any], cls: type) -> Any:
     ------
     pydantic.ValidationError
         When the parameters are missing, unknown or inconsistent.
+    ValueError
+        When the class itself fails to build (its message says how).
     """
-    if issubclass(cls, BaseModel):
-        return cls.model_validate(params)
-    checked = _signature_model(cls).model_validate(params)
-    return cls(**checked.model_dump())
-
-
-def params_of(policy: Any) -> dict[str, Any]:
-    """The parameters a policy was built with (for the resolved scenario)."""
-    if isinstance(policy, BaseModel):
-        return policy.model_dump()
-    return {k: getattr(policy, k) for k in inspect.signature(type(policy)).parameters
-            if hasattr(policy, k)}
+    try:
+        if issubclass(cls, BaseModel):
+            return cls.model_validate(params)
+        return cls(**check_params(params, cls))
+    except (ValidationError, ValueError):
+        raise
+    except Exception as exc:  # a user's class failing: say so, without a traceback
+        raise ValueError(f"{cls.__name__}(**{params}) failed: {type(exc).__name__}: {exc}") \
+            from None
 
 
 def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     """Check a ``{type: ..., **params}`` mapping; return it with defaults filled.
 
-    Raises ``ValueError`` (unknown type) or ``pydantic.ValidationError`` (parameters).
+    Raises ``ValueError`` (unknown type, bad review period, a class that fails to build)
+    or ``pydantic.ValidationError`` (parameters).
     """
     if not isinstance(spec, dict):
         raise ValueError("expected a mapping with a 'type' key, e.g. {type: sS, s: 10, S: 50}")
@@ -137,8 +180,13 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
         raise ValueError("type must be a string")
     cls = resolve(name, search)
     params = {k: v for k, v in spec.items() if k != "type"}
+    checked = check_params(params, cls)
     policy = build(params, cls)
-    return {"type": name, **params_of(policy)}
+    period = getattr(policy, "review_period", 0)
+    if isinstance(period, bool) or not isinstance(period, (int, float)) \
+            or not math.isfinite(period) or period < 0:
+        raise ValueError(f"review_period must be a number of days >= 0, got {period!r}")
+    return {"type": name, **checked}
 
 
-__all__ += ["ValidationError", "params_of", "validate"]
+__all__ += ["ValidationError", "check_params", "param_names", "validate"]

@@ -87,7 +87,8 @@ class StockView(Protocol):
 class Policy(BaseModel):
     """Base class of the built-in policies (parameters as pydantic fields)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    # strict: a number must be a number (not a boolean or a quoted string), as in scenarios
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     review_period: NonNeg = 0.0
 

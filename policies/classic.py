@@ -105,7 +105,7 @@ def eoq_quantity(ctx: PolicyContext) -> float:
     if ctx.demand_rate <= 0 or ctx.ordering_cost <= 0 or ctx.holding_cost <= 0:
         raise ValueError("EOQ needs demand, ordering_cost and holding_cost > 0; give Q")
     q = math.sqrt(2 * ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)
-    return float(max(1, round(q)))
+    return float(max(1, math.floor(q + 0.5)))  # nearest whole unit, halves up
 
 
 def eoq_reorder_point(ctx: PolicyContext, service_level: float, review_period: float) -> float:

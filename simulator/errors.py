@@ -6,7 +6,9 @@ problems found in one pass, so the user can fix them at once.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from types import ModuleType
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ class PolicyError(UserError):
 
     @classmethod
     def from_exception(cls, key: str, now: float, exc: BaseException) -> PolicyError:
+        frames: list[tuple[str, int | None]] = []
         tb = exc.__traceback__
-        file, line = "<policy>", None
-        while tb is not None:  # the innermost frame: where it actually failed
-            file, line = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+        while tb is not None:
+            frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
             tb = tb.tb_next
+        # the innermost frame of the user's code: not ours, not pydantic's
+        ours = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in _library_modules())
+        mine = [f for f in frames if not f[0].startswith(ours)]
+        file, line = (mine or frames or [("<policy>", None)])[-1]
         msg = f"order_quantity failed at t={now:g}: {type(exc).__name__}: {exc}"
         return cls([Problem(file, line, key, msg)])
 
@@ -81,3 +87,11 @@ class PolicyError(UserError):
         msg = (f"order_quantity returned {qty!r} at t={now:g}; it must return a finite "
                "number of units (0 or less: no order)")
         return cls([Problem(file, line, key, msg)])
+
+
+def _library_modules() -> list[ModuleType]:
+    import pydantic
+
+    import policies
+    import simulator
+    return [simulator, policies, pydantic]

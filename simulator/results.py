@@ -117,7 +117,7 @@ class Results:
         metrics = pd.DataFrame(rows, columns=[*ID_COLUMNS, *METRICS])
         warns = pd.DataFrame([w for r in reps for w in r.warnings], columns=WARNING_COLUMNS)
         info = {
-            "simulator_version": package_versions()["simulator"],
+            "version": package_versions()["simulator"],
             "scenario_name": scenario.name,
             "scenario_file": source,
             "seed": scenario.seed,

@@ -134,3 +134,13 @@ def test_reorder_level_promise_holds(name, params):
     for k in range(1, 200):
         assert policy.order_quantity(FakeView(level + k * 0.25)) == 0
     assert policy.order_quantity(FakeView(math.floor(level) - 1)) > 0
+
+
+def test_eoq_rounds_halves_up():
+    from policies.classic import eoq_quantity
+
+    # sqrt(2 * 1 * 3.125 / 1) = 2.5 exactly: rounds to 3 (Python's round() would give 2)
+    ctx = PolicyContext(warehouse="w", product="p", demand_rate=1.0, demand_var_rate=1.0,
+                        lead_time_mean=1.0, lead_time_var=0.0, holding_cost=1.0,
+                        ordering_cost=3.125)
+    assert eoq_quantity(ctx) == 3.0

@@ -127,7 +127,7 @@ def test_warnings_header(run):
 def test_run_json(run):
     path, _, out = run
     info = json.loads((out / "run.json").read_text())
-    assert info["simulator_version"] == simulator.__version__
+    assert info["version"] == simulator.__version__
     assert info["seed"] == 11 and info["replications"] == 4
     started = datetime.fromisoformat(info["started"])
     assert started.tzinfo is not None

@@ -104,7 +104,7 @@ def test_exception_points_at_the_users_line(tmp_path, capsys, jobs, monkeypatch)
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--jobs", str(jobs)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    expected = f"{tmp_path / (module + '.py')}:{line_of(tmp_path, '1 / 0', module)}: w/p.policy: "
+    expected = f"{tmp_path / (module + '.py')}:{line_of(tmp_path, '1 / 0', module)}: warehouses.0.inventory.p.policy: "
     assert err.startswith(expected), err
     assert "ZeroDivisionError" in err
     assert not (tmp_path / "out").exists()
@@ -117,7 +117,7 @@ def test_nonsense_result_is_reported(tmp_path, cls, shown):
     with pytest.raises(PolicyError) as exc:
         simulator.run(path, progress=False)
     (p,) = exc.value.problems
-    assert p.key == "w/p.policy" and f"returned {shown}" in p.message
+    assert p.key == "warehouses.0.inventory.p.policy" and f"returned {shown}" in p.message
     assert p.file.endswith(f"{module}.py")
     assert p.line == line_of(tmp_path, "def order_quantity", module, after=f"class {cls}")
 
@@ -129,3 +129,136 @@ def test_unknown_parameter_of_a_plain_class_is_a_validation_error(tmp_path):
     (p,) = exc.value.problems
     assert p.key == "warehouses.0.inventory.p.policy.levle" and p.line == 9
     assert "valid keys: type, level" in p.message
+
+
+# --- robustness of user policy classes (each case once broke validation or a run) ------------
+
+EDGE = '''
+from __future__ import annotations
+
+from policies import Policy
+
+
+class Renamed:
+    """Stores its parameter under another name: the given value must still be used."""
+
+    def __init__(self, level: float = 5):
+        self._level = level
+
+    review_period = 0
+
+    def order_quantity(self, view):
+        return max(0.0, self._level - view.position)
+
+
+class Backwards:
+    def __init__(self):
+        self.review_period = -1
+
+    def order_quantity(self, view):
+        return 0.0
+
+
+class Grumpy:
+    review_period = 0
+
+    def __init__(self, x: float = 1, **extra):
+        raise TypeError("no thanks")
+
+    def order_quantity(self, view):
+        return 0.0
+
+
+class BadPrepare:
+    review_period = 0
+
+    def prepare(self, context):
+        return context.no_such_thing
+
+    def order_quantity(self, view):
+        return 0.0
+
+
+class NotANumber:
+    review_period = 0
+
+    def order_quantity(self, view):
+        return float("nan")
+
+
+class Typo(Policy):
+    level: float
+
+    def order_quantity(self, view):
+        return max(0.0, self.levle - view.position)
+'''
+
+
+def edge(tmp_path, policy: str, module: str):
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent(EDGE))
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(policy=policy).replace("type: \"", f"type: \"{module}:"))
+    return path
+
+
+def one_problem(path) -> simulator.Problem:
+    with pytest.raises(simulator.ScenarioError) as exc:
+        simulator.load(path)
+    (p,) = exc.value.problems
+    return p
+
+
+def test_parameter_stored_under_another_name_is_used(tmp_path):
+    path = edge(tmp_path, '{type: "Renamed", level: 50}', "edge_a")
+    sc = simulator.load(path)
+    assert sc.warehouses[0].inventory["p"].policy["level"] == 50
+    res = simulator.run(path, progress=False)
+    # ordering up to 50 with lead time 1 and demand 3/day keeps ~47 on hand
+    assert (res.metrics["avg_on_hand"] > 40).all()
+
+
+def test_negative_review_period_is_rejected(tmp_path):
+    p = one_problem(edge(tmp_path, '{type: "Backwards"}', "edge_b"))
+    assert p.key == "warehouses.0.inventory.p.policy" and "review_period" in p.message
+
+
+def test_constructor_raising_anything_is_reported(tmp_path):
+    p = one_problem(edge(tmp_path, '{type: "Grumpy"}', "edge_c"))
+    assert "Grumpy" in p.message and "TypeError: no thanks" in p.message
+
+
+def test_var_keyword_is_not_a_valid_key(tmp_path):
+    p = one_problem(edge(tmp_path, '{type: "Grumpy", y: 1}', "edge_d"))
+    assert p.message == "unknown key; valid keys: type, x"
+
+
+def test_prepare_raising_anything_is_reported(tmp_path):
+    p = one_problem(edge(tmp_path, '{type: "BadPrepare"}', "edge_e"))
+    assert p.message.startswith("prepare() failed: AttributeError")
+
+
+def test_module_that_fails_to_import_is_reported(tmp_path):
+    (tmp_path / "edge_f.py").write_text("def broken(:\n")
+    path = tmp_path / "s.yaml"
+    path.write_text(SCENARIO.format(policy='{type: "edge_f:X"}'))
+    p = one_problem(path)
+    assert "importing 'edge_f' failed: SyntaxError" in p.message
+
+
+def test_string_annotations_are_checked_strictly(tmp_path):
+    p = one_problem(edge(tmp_path, '{type: "Renamed", level: "50"}', "edge_g"))
+    assert p.key.endswith("policy.level") and "valid number" in p.message
+
+
+def test_nan_result_is_an_error(tmp_path):
+    with pytest.raises(PolicyError) as exc:
+        simulator.run(edge(tmp_path, '{type: "NotANumber"}', "edge_h"), progress=False)
+    assert "returned nan" in exc.value.problems[0].message
+
+
+def test_error_inside_pydantic_points_at_the_users_line(tmp_path):
+    with pytest.raises(PolicyError) as exc:
+        simulator.run(edge(tmp_path, '{type: "Typo", level: 4}', "edge_i"), progress=False)
+    (p,) = exc.value.problems
+    assert p.file == str(tmp_path / "edge_i.py")
+    assert p.line == line_of(tmp_path, "self.levle", "edge_i")

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import policies
 from simulator.model import Network
 from simulator.observe.metrics import MetricsCollector
 from simulator.scenario.models import Scenario
@@ -37,8 +36,9 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
-    used = {f"{w}/{p}": {"type": _type_name(sp.policy), **_resolved(sp.policy)}
-            for (w, p), sp in net.stock.items()}
+    specs = {(w.id, pid): inv.policy for w in scenario.warehouses
+             for pid, inv in w.inventory.items()}
+    used = {f"{w}/{p}": _resolved(specs[(w, p)], sp.policy) for (w, p), sp in net.stock.items()}
     return ReplicationResult(replication, rows, [], used)
 
 
@@ -56,14 +56,7 @@ def _advance(net: Network, start: float, end: float, horizon: float,
             last = t
 
 
-def _type_name(policy: Any) -> str:
-    for name, cls in policies.BUILTIN.items():
-        if type(policy) is cls:
-            return name
-    return f"{type(policy).__module__}:{type(policy).__qualname__}"
-
-
-def _resolved(policy: Any) -> dict[str, Any]:
-    if hasattr(policy, "resolved"):
-        return dict(policy.resolved())
-    return policies.params_of(policy)
+def _resolved(spec: dict[str, Any], policy: Any) -> dict[str, Any]:
+    """The policy as used: its scenario entry, updated with what it derived in prepare()."""
+    derived = policy.resolved() if callable(getattr(policy, "resolved", None)) else {}
+    return {**spec, **derived}

@@ -117,7 +117,7 @@ class Network:
         return rng.stream(self.seed, self.replication, source)
 
     def _build_stock(self) -> None:
-        for w in self.scenario.warehouses:
+        for i, w in enumerate(self.scenario.warehouses):
             for pid, inv in w.inventory.items():
                 params = {k: v for k, v in inv.policy.items() if k != "type"}
                 policy = policies.build(params, policies.resolve(inv.policy["type"]))
@@ -127,8 +127,9 @@ class Network:
                 initial = inv.initial
                 if initial is None:
                     initial = getattr(policy, "order_up_to", None) or 0.0
-                self.stock[(w.id, pid)] = StockPoint(self.env, w.id, pid, policy, ctx,
-                                                     max(0.0, initial))
+                sp = StockPoint(self.env, w.id, pid, policy, ctx, max(0.0, initial))
+                sp.key = f"warehouses.{i}.inventory.{pid}.policy"
+                self.stock[(w.id, pid)] = sp
 
     def _build_lanes(self) -> None:
         for w in self.scenario.warehouses:

@@ -57,6 +57,8 @@ class StockPoint:
         level = getattr(policy, "reorder_level", None)
         self.trigger = math.inf if level is None else float(level)
         self.view = StockView(self)
+        #: the scenario key of the policy, for error messages (set by the network)
+        self.key = f"{warehouse}/{product}.policy"
         #: places a replenishment order; set by the network when the inbound lane is built
         self.replenish: Callable[[float], None] = _unconnected
 
@@ -120,7 +122,7 @@ class StockPoint:
             raise PolicyError.from_exception(self._key(), self.env.now, exc) from exc
         try:
             wanted = bool(qty > 0)
-            bad = qty == math.inf
+            bad = qty == math.inf or qty != qty  # inf or NaN
         except (TypeError, ValueError):
             bad = True
         if bad:
@@ -131,7 +133,7 @@ class StockPoint:
             self.replenish(qty)
 
     def _key(self) -> str:
-        return f"{self.warehouse}/{self.product}.policy"
+        return self.key
 
     def start(self) -> None:
         """Schedule the first review at t = 0 (and every ``review_period`` after, if periodic)."""

@@ -7,7 +7,6 @@ together as a :class:`~simulator.errors.ScenarioError`.
 """
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
@@ -34,7 +33,9 @@ def _message(err: Any) -> str:
     msg = _MESSAGES.get(err["type"], err["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         msg = msg.removeprefix(prefix)
-    return msg[:1].lower() + msg[1:]
+    if err["type"] == "value_error":  # our own or a user's message: keep it as written
+        return msg
+    return msg[:1].lower() + msg[1:]  # pydantic's "Input should be ..." reads on after "key: "
 
 
 #: top-level keys whose errors do not stop the cross-checks (they are replaced by
@@ -123,9 +124,7 @@ def _plugin_keys(raw: dict[str, Any], loc: tuple[Any, ...]) -> list[str] | None:
             cls = policies.resolve(raw["type"])
         except ValueError:
             return []
-        fields = list(cls.model_fields) if issubclass(cls, BaseModel) else \
-            list(inspect.signature(cls).parameters)
-        return ["type", *fields]
+        return ["type", *policies.param_names(cls)]
     if raw.get("dist") in KINDS:
         model = KINDS[raw["dist"]]
         return [f.alias or name for name, f in model.model_fields.items()]

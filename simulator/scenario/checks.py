@@ -52,7 +52,7 @@ def _sources(sc: Scenario) -> Found:
                 if pid not in stocked[inv.source]:
                     yield (*at, "source"), f"warehouse {inv.source!r} does not stock {pid!r}"
             else:
-                names = ", ".join(sorted(suppliers | set(stocked))) or "(none)"
+                names = ", ".join(sorted((suppliers | set(stocked)) - {w.id})) or "(none)"
                 yield ((*at, "source"),
                        f"unknown source {inv.source!r}; suppliers and warehouses are: {names}")
 
@@ -104,11 +104,16 @@ def _policies(sc: Scenario) -> Found:
         for pid, inv in w.inventory.items():
             cls = policies.resolve(inv.policy["type"])
             params = {k: v for k, v in inv.policy.items() if k != "type"}
+            policy = policies.build(params, cls)
+            if not callable(getattr(policy, "prepare", None)):
+                continue
             try:
-                policies.build(params, cls).prepare(contexts[(w.id, pid)]) \
-                    if hasattr(cls, "prepare") else None
+                policy.prepare(contexts[(w.id, pid)])
             except (ValueError, ArithmeticError) as exc:
                 yield ("warehouses", i, "inventory", pid, "policy"), str(exc)
+            except Exception as exc:  # a user's prepare() failing: their problem, reported
+                yield (("warehouses", i, "inventory", pid, "policy"),
+                       f"prepare() failed: {type(exc).__name__}: {exc}")
 
 
 CHECKS = (_ids, _horizon, _customers, _sources, _cycles)

@@ -23,11 +23,11 @@ from pydantic import (
 import policies
 from simulator.distributions import Constant, Distribution
 
-_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
 
 def _check_id(value: str) -> str:
-    if not _ID.match(value) or len(value) > 100:
+    if not _ID.fullmatch(value) or len(value) > 100:
         raise ValueError(f"{value!r} is not a valid id: use letters, digits, '_', '.' and '-' "
                          "(not first), at most 100 characters")
     return value

@@ -6,6 +6,7 @@ Duplicate keys (which YAML loaders silently overwrite) are reported as errors.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,20 @@ import yaml
 from simulator.errors import Problem, ScenarioError
 
 Path_ = tuple[Any, ...]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading ``1e3`` and ``2.5e-1`` as numbers (YAML 1.2), not text."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
 
 
 class LineMap:
@@ -37,7 +52,7 @@ class LineMap:
         return Problem(self.file, self.line(path), key, message)
 
 
-def _key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+def _key(loader: _Loader, node: yaml.Node) -> Any:
     """The key as the data holds it (``1`` stays an int); unhashable keys as text."""
     try:
         key = loader.construct_object(node, deep=True)
@@ -47,7 +62,7 @@ def _key(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return getattr(node, "value", str(node))
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
+def _walk(loader: _Loader, node: yaml.Node, path: Path_, lines: dict[Path_, int],
           problems: list[Problem], file: str) -> None:
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
@@ -86,7 +101,7 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
         On a YAML syntax error.
     """
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
