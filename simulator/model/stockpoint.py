@@ -115,25 +115,26 @@ class StockPoint:
         self.listener.received(self, self.env.now, qty, served)
 
     def review(self, _event: Any = None) -> None:
-        """Ask the policy; place an order if it wants one (0, negative or NaN: no order)."""
+        """Ask the policy; place an order if it wants one (0 or less: no order).
+
+        A policy that raises, or returns something other than a finite number (or -inf),
+        stops the run with a :class:`~simulator.errors.PolicyError` naming its stock point.
+        """
         try:
             qty = self.policy.order_quantity(self.view)
         except Exception as exc:  # a user's policy: report it as their problem, not a crash
-            raise PolicyError.from_exception(self._key(), self.env.now, exc) from exc
+            raise PolicyError.from_exception(self.key, self.env.now, exc) from exc
         try:
             wanted = bool(qty > 0)
             bad = qty == math.inf or qty != qty  # inf or NaN
         except (TypeError, ValueError):
             bad = True
         if bad:
-            raise PolicyError.bad_result(self.policy, self._key(), self.env.now, qty)
+            raise PolicyError.bad_result(self.policy, self.key, self.env.now, qty)
         if wanted:
             self.on_order += qty
             self.listener.order_placed(self, self.env.now, qty)
             self.replenish(qty)
-
-    def _key(self) -> str:
-        return self.key
 
     def start(self) -> None:
         """Schedule the first review at t = 0 (and every ``review_period`` after, if periodic)."""
