@@ -5,11 +5,12 @@ results do not depend on how many processes run them or in which order.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -42,19 +43,31 @@ def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[Replicat
 
 
 def _use_path(path: list[str]) -> None:
+    """Worker set-up: the parent's import path; Ctrl-C is the parent's to handle (it stops
+    the workers), so a worker does not print a traceback of its own."""
     sys.path[:] = path
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _one(args: tuple[Scenario, int, int]) -> ReplicationResult:
+    return run_replication(*args)
 
 
 def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
               bar: Any) -> Iterator[ReplicationResult]:
     # workers get this process's import path, so `module:Class` policies found next to
     # the scenario file import there too, whatever the start method (fork, spawn, forkserver)
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_use_path,
-                             initargs=(list(sys.path),)) as pool:
-        futures = [pool.submit(run_replication, sc, r, seed) for r in reps]
-        for f in futures:
-            yield f.result()
+    pool = multiprocessing.Pool(jobs, initializer=_use_path, initargs=(list(sys.path),))
+    try:
+        for res in pool.imap(_one, [(sc, r, seed) for r in reps]):  # in replication order
+            yield res
             bar.update(1)
+        pool.close()
+    except BaseException:  # an error in a replication, or Ctrl-C: stop every worker now
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def with_overrides(sc: Scenario, replications: int | None = None,
