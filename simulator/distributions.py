@@ -41,7 +41,8 @@ _BIG_BATCH = 4096
 class _Dist(BaseModel):
     """A non-negative distribution (days or units)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # populate_by_name: fields named ``mean_`` (alias ``mean``) can be built either way
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def mean(self) -> float:
         raise NotImplementedError
@@ -81,8 +82,6 @@ class Gamma(_Dist):
     mean_: Pos = Field(alias="mean")
     cv: Pos
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     def mean(self) -> float:
         return self.mean_
 
@@ -97,8 +96,6 @@ class Gamma(_Dist):
 class Exponential(_Dist):
     dist: Literal["exponential"]
     mean_: Pos = Field(alias="mean")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def mean(self) -> float:
         return self.mean_
@@ -116,8 +113,6 @@ class Normal(_Dist):
     dist: Literal["normal"]
     mean_: NonNeg = Field(alias="mean")
     std: NonNeg
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def _alpha(self) -> float:
         return -self.mean_ / self.std
@@ -167,8 +162,6 @@ class Uniform(_Dist):
 class Poisson(_Dist):
     dist: Literal["poisson"]
     mean_: NonNeg = Field(alias="mean")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def mean(self) -> float:
         return self.mean_

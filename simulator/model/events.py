@@ -30,8 +30,6 @@ class Call(Event):
     Cheaper than a generator process: no generator resume, one heap entry.
     """
 
-    __slots__ = ("data",)
-
     def __init__(self, env: Environment, delay: float, priority: int,
                  fn: Callable[[Any], None], data: Any = None):
         self.env = env
