@@ -10,6 +10,7 @@ import re
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from simulator.errors import UserError
 
@@ -30,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="worker processes (0 = one per core); results do not depend on it")
     r.add_argument("--overwrite", action="store_true",
                    help="replace --out if it exists (only after the run succeeded)")
-    r.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    r.add_argument("--quiet", action="store_true", help="no progress and no table")
+    r.add_argument("--max-events", type=float, default=None, metavar="N",
+                   help="refuse runs estimated at more events than N (default 5e8, about a "
+                        "quarter of an hour on one core; 'inf': no limit)")
     v = sub.add_parser("validate", help="check a scenario file; print ok or the problems")
     v.add_argument("scenario", help="scenario YAML file")
     return p
@@ -49,23 +53,40 @@ def _default_out(name: str) -> Path:
 
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
-    from simulator.experiment.runner import with_overrides
+    from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
+    from simulator.experiment.runner import check_jobs, check_max_events, with_overrides
     from simulator.results import check_out
 
+    check_jobs(args.jobs)
+    bound = check_max_events(DEFAULT_MAX_EVENTS if args.max_events is None
+                             else args.max_events)
     sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
-    if args.jobs < 0:
-        raise UserError([simulator.Problem("<arguments>", None, "jobs",
-                                           "must be 0 (every core) or more")])
+    check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
     check_out(out, args.overwrite)  # refuse before running, not after minutes of work
-    res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None)
+    res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
+                        max_events=bound)
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
     path = res.save(out, overwrite=args.overwrite)
     if not args.quiet:
         print(res.table())
+    _say_warnings(res.warnings)
     print(f"results written to {path}")
     return EXIT_OK
+
+
+def _say_warnings(warnings: Any, show: int = 5) -> None:
+    """The first warnings of a run on stderr (all of them are in warnings.csv)."""
+    if warnings.empty:
+        return
+    n = len(warnings)
+    print(f"{n} warning{'s' * (n != 1)} (all in warnings.csv):", file=sys.stderr)
+    for w in warnings.head(show).itertuples(index=False):
+        print(f"  replication {w.replication}, day {w.time:g}, {w.warehouse}/{w.product}: "
+              f"{w.kind}: {w.message}", file=sys.stderr)
+    if n > show:
+        print(f"  ... and {n - show} more", file=sys.stderr)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -26,27 +26,49 @@ from simulator.errors import Problem, UserError
 from simulator.observe.metrics import METRICS
 
 ID_COLUMNS = ["replication", "warehouse", "product"]
-WARNING_COLUMNS = ["replication", "time", "warehouse", "product", "kind", "message"]
+WARNING_COLUMNS = ["replication", "time", "warehouse", "product", "kind", "severity",
+                   "message"]
 SUMMARY_COLUMNS = ["warehouse", "product", "metric", "n", "mean", "std", "ci95_low", "ci95_high"]
 _PACKAGES = ("simulator", "simpy", "numpy", "pandas", "scipy", "pydantic", "PyYAML")
 
 
-def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation and 95% Student-t interval of each metric across
-    replications, per warehouse and product (NaN values, e.g. a fill rate with no
-    demand, are left out; with one value the std and interval are NaN)."""
-    from scipy.stats import t as student_t
+#: the values each metric can take; interval bounds outside them are impossible, so the
+#: interval is cut at them (metrics not listed here are not cut)
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    **{m: (0.0, math.inf) for m in METRICS},
+    "fill_rate": (0.0, 1.0),
+}
 
+
+def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation and 95% interval of each metric across replications,
+    per warehouse and product.
+
+    The interval is Student's t: ``mean ± t(0.975, n-1) · std / sqrt(n)`` over the n
+    replications (independent, identically distributed by construction), cut to the
+    metric's possible range (:data:`METRIC_RANGES`): a bound below 0 for units or costs,
+    or above 1 for a fill rate, only says that the normal approximation is poor there,
+    so it is reported as the range's end. NaN values (a fill rate with no demand) are
+    left out; with one value the std and the interval are NaN.
+    """
     long = metrics.melt(id_vars=ID_COLUMNS, value_vars=list(METRICS), var_name="metric")
     long["metric"] = pd.Categorical(long["metric"], categories=list(METRICS), ordered=True)
     g = long.groupby(["warehouse", "product", "metric"], sort=False, observed=True)["value"]
     out = g.agg(n="count", mean="mean", std="std").reset_index()
-    half = student_t.ppf(0.975, np.maximum(out["n"] - 1, 1)) * out["std"] / np.sqrt(out["n"])
+    half = _t975(np.maximum(out["n"].to_numpy() - 1, 1)) * out["std"] / np.sqrt(out["n"])
     half = half.where(out["n"] > 1)
-    out["ci95_low"] = out["mean"] - half
-    out["ci95_high"] = out["mean"] + half
     out["metric"] = out["metric"].astype(str)
+    low = out["metric"].map(lambda m: METRIC_RANGES.get(m, (-math.inf, math.inf))[0])
+    high = out["metric"].map(lambda m: METRIC_RANGES.get(m, (-math.inf, math.inf))[1])
+    out["ci95_low"] = np.maximum(out["mean"] - half, low.astype(float))
+    out["ci95_high"] = np.minimum(out["mean"] + half, high.astype(float))
     return out[SUMMARY_COLUMNS]
+
+
+def _t975(df: np.ndarray) -> np.ndarray:
+    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
+    from scipy.stats import t as student_t
+    return np.asarray(student_t.ppf(0.975, df), dtype=float)
 
 
 def package_versions() -> dict[str, str]:

@@ -123,7 +123,7 @@ def test_subprocess_run_default_results_folder(procs):
 def test_subprocess_negative_replications(procs):
     r = procs["run_negative_reps"]
     assert r.rc == 2
-    assert "replications: must be a whole number >= 1" in r.err
+    assert "replications: must be a whole number from 1 to 1000000" in r.err
     assert "Traceback" not in r.both
     assert not (r.cwd / "results").exists()
 
@@ -258,8 +258,8 @@ def test_main_overrides_recorded(here, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--replications", "-1"], "<arguments>: replications: must be a whole number >= 1"),
-    (["--replications", "0"], "<arguments>: replications: must be a whole number >= 1"),
+    (["--replications", "-1"], "<arguments>: replications: must be a whole number from 1 to 1000000"),
+    (["--replications", "0"], "<arguments>: replications: must be a whole number from 1 to 1000000"),
     (["--seed", "-1"], "<arguments>: seed: must be a whole number >= 0"),
 ])
 def test_main_bad_overrides(here, capsys, args, message):

@@ -353,12 +353,13 @@ def test_two_echelon_upstream_backorders_downstream_fifo_and_ships_later():
         O(2, 3, 1, 0, 3, wh="s1"),
         D(2, 3, 0, 0, 0, 7, 12, wh="dc"),
         # t=3: c1 takes 3 at s1: 1 shipped, 2 backordered; s1 pos 0+3-2 = 1 -> orders 3;
-        # dc owes 10, dc pos 12-10 = 2 <= 2 -> dc orders 10 (arrives 5.5)
+        # dc owes 10, dc pos 12-10 = 2 <= 2 -> dc orders 10 (arrives 5.5). s1's second
+        # order joins its first in dc's queue (same claimant, adjacent): [s2 4, s1 6]
         D(3, 3, 1, 0, 0, 2, 3, wh="s1"),
         O(3, 3, 0, 2, 6, wh="s1"),
         D(3, 3, 0, 0, 0, 10, 12, wh="dc"),
         O(3, 10, 0, 10, 22, wh="dc"),
-        # t=3.5: dc receives 12: FIFO 4 -> s2 (arrives 5.0), 3 -> s1 (4.5), 3 -> s1 (4.5);
+        # t=3.5: dc receives 12: FIFO 4 -> s2 (arrives 5.0), 6 -> s1 in one shipment (4.5);
         # 2 left on hand
         R(3.5, 12, 10, 2, 0, 10, wh="dc"),
         # t=4: c2 (scheduled at 2) then c1 (scheduled at 3).
@@ -367,22 +368,22 @@ def test_two_echelon_upstream_backorders_downstream_fifo_and_ships_later():
         D(4, 4, 0, 0, 0, 4, 4, wh="s2"),
         O(4, 4, 0, 4, 8, wh="s2"),
         D(4, 4, 2, 0, 0, 2, 10, wh="dc"),
-        # c1: s1 owes 2+3 = 5; pos 6-5 = 1 -> orders 3; dc owes 5, pos 5 > 2
+        # c1: s1 owes 2+3 = 5; pos 6-5 = 1 -> orders 3; dc owes 5 ([s2 2, s1 3]), pos 5 > 2
         D(4, 3, 0, 0, 0, 5, 6, wh="s1"),
         O(4, 3, 0, 5, 9, wh="s1"),
         D(4, 3, 0, 0, 0, 5, 10, wh="dc"),
-        # t=4.5: s1 receives the two shipments of 3 (FIFO): 2 (t=3) + 1 of 3 (t=4), then 2
-        R(4.5, 3, 3, 0, 2, 6, wh="s1"),
-        R(4.5, 3, 2, 1, 0, 3, wh="s1"),
+        # t=4.5: s1 receives the shipment of 6: its 5 backordered units first, 1 on hand
+        R(4.5, 6, 5, 1, 0, 3, wh="s1"),
         # t=5: s2 receives 4 (shipped 3.5 + 1.5), all to its backorder; then c1: s1 ships 1,
-        # backorders 2, pos 3-2 = 1 -> orders 3; dc owes 8, pos 2 -> dc orders 10 (arr. 7.5)
+        # backorders 2, pos 3-2 = 1 -> orders 3 (dc queue [s2 2, s1 6]); dc owes 8, pos 2 ->
+        # dc orders 10 (arr. 7.5)
         R(5, 4, 4, 0, 0, 4, wh="s2"),
         D(5, 3, 1, 0, 0, 2, 3, wh="s1"),
         O(5, 3, 0, 2, 6, wh="s1"),
         D(5, 3, 0, 0, 0, 8, 10, wh="dc"),
         O(5, 10, 0, 8, 20, wh="dc"),
         # t=5.5: dc's receipt (scheduled at 3) before s2's (scheduled at 4).
-        # dc receives 10: FIFO 2 -> s2, 3 -> s1, 3 -> s1, 2 left on hand
+        # dc receives 10: FIFO 2 -> s2, 6 -> s1, 2 left on hand
         R(5.5, 10, 8, 2, 0, 10, wh="dc"),
         # s2 receives the 2 units dc shipped at t=4: nothing owed, on hand 2, on order 2
         R(5.5, 2, 0, 2, 0, 2, wh="s2"),
@@ -392,16 +393,16 @@ def test_two_echelon_upstream_backorders_downstream_fifo_and_ships_later():
 
 
 def test_two_echelon_fifo_shipments_reach_the_right_store():
-    # Continue (f) to t=7.5: the dc's t=5.5 shipments arrive at s1 at 6.5 (3 + 3) and at s2 at
-    # 7.0 (2), which only FIFO service across lanes explains.
+    # Continue (f) to t=7.5: the dc's t=5.5 shipments arrive at s1 at 6.5 (6, its two orders
+    # merged in dc's queue) and at s2 at 7.0 (2), which only FIFO service across lanes explains.
     log = event_log(two_echelon(7.25))
     receipts = [(r[0], r[2], r[4]) for r in log if r[1] == "receive" and r[2] != "dc"]
     assert receipts == [
         (2, "s1", 3),
-        (4.5, "s1", 3), (4.5, "s1", 3),
+        (4.5, "s1", 6),
         (5, "s2", 4),
         (5.5, "s2", 2),
-        (6.5, "s1", 3), (6.5, "s1", 3),
+        (6.5, "s1", 6),
         (7, "s2", 2),
     ]
 

@@ -105,10 +105,35 @@ def test_summary_matches_student_t_recomputation(metrics, summary):
         mean, std = values.mean(), values.std(ddof=1)
         half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
         got = np.array([row.mean, row.std, row.ci95_low, row.ci95_high])
-        want = np.array([mean, std, mean - half, mean + half])
+        # the t-interval, cut to the metric's possible range (units and costs >= 0,
+        # fill rate within [0, 1])
+        top = 1.0 if row.metric == "fill_rate" else math.inf
+        want = np.array([mean, std, max(mean - half, 0.0), min(mean + half, top)])
         assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (row, want)
         if hasattr(row, "n"):
             assert row.n == n
+
+
+def test_interval_bounds_are_never_impossible():
+    # lost units 0, 0, 0, 9 and fill rates 1, 1, 1, 0.7: the plain t-interval would go
+    # below 0 units and above a fill rate of 1
+    from simulator.results import summarize
+
+    m = pd.DataFrame({"replication": range(4), "warehouse": "w", "product": "p"})
+    for col in ("demand_units", "avg_on_hand", "avg_backorders", "orders_placed",
+                "holding_cost", "ordering_cost", "backorder_cost", "lost_sale_cost",
+                "total_cost", "inventory_turnover"):
+        m[col] = [1.0, 2.0, 3.0, 4.0]
+    m["lost_units"] = [0.0, 0.0, 0.0, 9.0]
+    m["fill_rate"] = [1.0, 1.0, 1.0, 0.7]
+    s = summarize(m).set_index("metric")
+    half_lost = stats.t.ppf(0.975, 3) * np.std([0, 0, 0, 9], ddof=1) / 2
+    assert 2.25 - half_lost < 0  # the plain interval would be impossible
+    assert s.loc["lost_units", "ci95_low"] == 0.0
+    assert s.loc["lost_units", "ci95_high"] == pytest.approx(2.25 + half_lost)
+    assert s.loc["fill_rate", "ci95_high"] == 1.0
+    assert s.loc["fill_rate", "ci95_low"] < 0.925
+    assert (s["ci95_low"] >= 0).all()
 
 
 def test_summary_with_one_replication_has_no_interval(tmp_path):
@@ -121,7 +146,7 @@ def test_summary_with_one_replication_has_no_interval(tmp_path):
 
 def test_warnings_header(run):
     text = (run[2] / "warnings.csv").read_text()
-    assert text.splitlines()[0] == "replication,time,warehouse,product,kind,message"
+    assert text.splitlines()[0] == "replication,time,warehouse,product,kind,severity,message"
 
 
 def test_run_json(run):

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.model import Network
+from simulator.observe import sanity
 from simulator.observe.metrics import MetricsCollector
 from simulator.scenario.models import Scenario
 
@@ -39,7 +40,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     specs = {(w.id, pid): inv.policy for w in scenario.warehouses
              for pid, inv in w.inventory.items()}
     used = {f"{w}/{p}": _resolved(specs[(w, p)], sp.policy) for (w, p), sp in net.stock.items()}
-    return ReplicationResult(replication, rows, [], used)
+    warnings = sanity.check(replication, scenario.horizon, metrics.stats, rows)
+    return ReplicationResult(replication, rows, warnings, used)
 
 
 def _advance(net: Network, start: float, end: float, horizon: float,

@@ -14,18 +14,12 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from simulator.errors import Problem, ScenarioError
+from simulator.errors import Problem, ScenarioError, UserError
+from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
+from simulator.experiment.progress import progress as _progress
 from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.results import Results
 from simulator.scenario import Scenario, load
-
-
-def _progress(total: int, enabled: bool | None) -> Any:
-    from tqdm import tqdm
-    # shown on a terminal, and only if the run lasts more than a moment
-    disable = None if enabled is None else not enabled  # None: only on a terminal
-    return tqdm(total=total, unit="rep", desc="replications", delay=1.0, disable=disable,
-                leave=False, bar_format="{l_bar}{bar}| {n:.1f}/{total} [{elapsed}<{remaining}]")
 
 
 def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[ReplicationResult]:
@@ -70,13 +64,38 @@ def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
         pool.join()
 
 
+def _arg(key: str, message: str) -> UserError:
+    return UserError([Problem("<arguments>", None, key, message)])
+
+
+def check_jobs(jobs: Any) -> int:
+    """``jobs`` as a worker count (0: one per core); the same message from the CLI and API."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
+        raise _arg("jobs", f"must be a whole number >= 0 (0: one per core), got {jobs!r}")
+    return jobs
+
+
+def check_max_events(max_events: Any) -> float | None:
+    """``max_events`` as a bound (None or inf: no bound)."""
+    if max_events is None:
+        return None
+    if isinstance(max_events, bool) or not isinstance(max_events, (int, float)) \
+            or max_events != max_events or max_events <= 0:
+        raise _arg("max_events", f"must be a number > 0 (or inf for no limit), got "
+                                 f"{max_events!r}")
+    return None if max_events == float("inf") else float(max_events)
+
+
 def with_overrides(sc: Scenario, replications: int | None = None,
                    seed: int | None = None) -> Scenario:
     """The scenario with ``replications`` and ``seed`` replaced (when given and valid)."""
     problems = []
-    if replications is not None and (not isinstance(replications, int) or replications < 1):
-        problems.append(Problem("<arguments>", None, "replications", "must be a whole number >= 1"))
-    if seed is not None and (not isinstance(seed, int) or seed < 0):
+    if replications is not None and (isinstance(replications, bool)
+                                     or not isinstance(replications, int)
+                                     or not 1 <= replications <= 1_000_000):
+        problems.append(Problem("<arguments>", None, "replications",
+                                "must be a whole number from 1 to 1000000"))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         problems.append(Problem("<arguments>", None, "seed", "must be a whole number >= 0"))
     if problems:
         raise ScenarioError(problems)
@@ -84,8 +103,16 @@ def with_overrides(sc: Scenario, replications: int | None = None,
     return sc.model_copy(update=updates) if updates else sc
 
 
+def _source(scenario: Any) -> Any:
+    if isinstance(scenario, (str, os.PathLike, dict, Scenario)):
+        return scenario
+    raise _arg("scenario", "expected a scenario file (a path), a mapping or a simulator.Scenario,"
+                           f" got {type(scenario).__name__} {scenario!r:.60}")
+
+
 def run(scenario: Any, replications: int | None = None, seed: int | None = None,
-        jobs: int = 1, progress: bool | None = None) -> Results:
+        jobs: int = 1, progress: bool | None = None,
+        max_events: float | None = DEFAULT_MAX_EVENTS) -> Results:
     """Run a scenario and return its :class:`~simulator.results.Results`.
 
     Parameters
@@ -98,14 +125,25 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         Worker processes (1: in this process; 0: one per core). Results are identical
         for any value.
     progress : bool, optional
-        Show a progress bar (default: on a terminal, when the run takes over a second).
+        True: a progress bar; False: nothing; None (default): a bar on a terminal, else a
+        line with an ETA every half minute for runs that last more than a few seconds.
+    max_events : float, optional
+        Refuse runs estimated at more events than this (customer orders and reviews over
+        all replications; default 5e8, about a quarter of an hour on one core); None or
+        ``inf``: no limit.
 
     Raises
     ------
-    simulator.errors.ScenarioError
-        If the scenario is not valid (nothing is run).
+    simulator.errors.UserError
+        If the scenario or an argument is not valid, or the run is over ``max_events``
+        (nothing is run); :class:`~simulator.errors.ScenarioError` for scenario problems.
     """
-    sc = with_overrides(load(scenario), replications=replications, seed=seed)
+    jobs = check_jobs(jobs)
+    bound = check_max_events(max_events)
+    if progress is not None and not isinstance(progress, bool):
+        raise _arg("progress", f"must be True, False or None, got {progress!r}")
+    sc = with_overrides(load(_source(scenario)), replications=replications, seed=seed)
+    check_budget(sc, bound, "max_events=")
     if jobs == 0:
         jobs = os.cpu_count() or 1
     jobs = max(1, min(jobs, sc.replications))

@@ -7,6 +7,7 @@ rest FIFO as stock arrives; each shipment travels ``lead_time`` days.
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,22 +22,54 @@ from simulator.scenario.derived import lead_time_of, policy_contexts
 from simulator.scenario.models import Demand, Scenario
 
 
+class Dispatcher:
+    """Runs the upstream orders of one network one after another instead of nested.
+
+    An order at a stock point is a demand upstream, which may trigger that stock point's
+    review and an order further up, and so on: in a serial chain of n warehouses that
+    would nest n calls deep (a chain of a few hundred overflowed Python's stack). Each
+    demand triggers at most one order and does nothing after it (a tail call), so running
+    the queued orders in a loop gives exactly the order of events the nested calls gave.
+    """
+
+    __slots__ = ("busy", "pending")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.pending: deque[tuple[Lane, float]] = deque()
+
+    def order(self, lane: Lane, qty: float) -> None:
+        if self.busy:
+            self.pending.append((lane, qty))
+            return
+        self.busy = True
+        try:
+            lane.upstream.demand(qty, False, lane)  # type: ignore[union-attr]
+            while self.pending:
+                nxt, q = self.pending.popleft()
+                nxt.upstream.demand(q, False, nxt)  # type: ignore[union-attr]
+        finally:
+            self.busy = False
+            self.pending.clear()
+
+
 class Lane:
     """The inbound route of a stock point, from a supplier or an upstream stock point."""
 
     def __init__(self, env: Environment, dest: StockPoint, lead_times: Iterator[float],
-                 upstream: StockPoint | None):
+                 upstream: StockPoint | None, dispatcher: Dispatcher | None = None):
         self.env = env
         self.dest = dest
         self.lead_times = lead_times
         self.upstream = upstream
+        self.dispatcher = dispatcher or Dispatcher()
 
     def order(self, qty: float) -> None:
         """A replenishment order of ``dest``: to the supplier, or to the upstream stock point."""
         if self.upstream is None:
             self.ship(qty)
         else:
-            self.upstream.demand(qty, False, self)
+            self.dispatcher.order(self, qty)
 
     def ship(self, qty: float) -> None:
         """``qty`` units leave the source now and arrive after a lead time (never negative)."""
@@ -109,6 +142,7 @@ class Network:
         self.contexts = policy_contexts(scenario)
         self.stock: dict[tuple[str, str], StockPoint] = {}
         self.sources: list[DemandSource] = []
+        self.dispatcher = Dispatcher()
         self._build_stock()
         self._build_lanes()
         self._build_customers()
@@ -137,7 +171,7 @@ class Network:
                 sp = self.stock[(w.id, pid)]
                 dist = lead_time_of(self.scenario, w.id, pid)
                 times = dist.stream(self._stream(f"lead_time/{w.id}/{pid}"))
-                lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)))
+                lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)), self.dispatcher)
                 sp.replenish = lane.order
 
     def _build_customers(self) -> None:

@@ -9,7 +9,10 @@ Rules
 * An order is served from stock at once as far as stock goes (partial
   shipment); the rest is backordered (FIFO) or lost, per customer.
 * Arriving stock serves the backorder queue first, oldest first; what is left
-  goes on hand. So stock on hand and backorders are never both positive.
+  goes on hand. A shortfall owed to the same claimant as the newest queue entry is
+  added to that entry (FIFO order is unchanged), so a long shortage of customer
+  demand keeps one entry, not one per order: memory follows the claimants, not the
+  history. Units released to a claimant from one entry travel as one shipment. So stock on hand and backorders are never both positive.
 * A continuous-review policy is consulted after every demand (the only event
   that changes the position apart from ordering itself), and once at t = 0;
   if it declares a ``reorder_level``, only when the position is at or below it.
@@ -82,7 +85,11 @@ class StockPoint:
                 lost = short
             else:
                 self.backorders += short
-                self.queue.append([short, lane])
+                queue = self.queue
+                if queue and queue[-1][1] is lane:  # same claimant as the last entry: merge,
+                    queue[-1][0] += short          # so memory follows claimants, not history
+                else:
+                    queue.append([short, lane])
         if lane is not None and shipped > 0:
             lane.ship(shipped)
         self.listener.demand(self, self.env.now, qty, shipped, lost)

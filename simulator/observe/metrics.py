@@ -28,6 +28,8 @@ class StockStats(StockListener):
         self.area_oh = self.area_bo = 0.0
         self.demand_units = self.filled = self.lost = self.shipped = 0.0
         self.orders = 0
+        self.max_order = 0.0  # the largest replenishment order (units), for sanity warnings
+        self.max_order_time = start
 
     def _advance(self, sp: Any, now: float) -> None:
         dt = now - self.t
@@ -54,6 +56,9 @@ class StockStats(StockListener):
 
     def order_placed(self, sp: Any, now: float, qty: float) -> None:
         self.orders += 1
+        if qty > self.max_order:
+            self.max_order = qty
+            self.max_order_time = now
 
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         self._advance(sp, now)

@@ -1,0 +1,87 @@
+"""How much work a run is, before running it: an estimate of its events, and the bound.
+
+A run's cost is dominated by its events, and the events are known in advance closely
+enough to refuse an accidental ``horizon: 1e9`` (or ``review_period: 1e-9``, or
+``rate: 1e6``) before it runs for days:
+
+* every customer stream makes ``rate x horizon`` orders per replication;
+* every periodic review makes ``horizon / review_period`` reviews;
+* replenishment orders and receipts come on top, at most one each per customer order
+  or review, so the estimate is within a factor of about 2 of the true count.
+
+The bound (:data:`DEFAULT_MAX_EVENTS`) is about a quarter of an hour on one core at the
+speed measured in ``benchmarks/`` (about 0.5-0.6 million events per second); a run beyond
+it is refused unless the caller raises the bound (``--max-events`` / ``max_events=``).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from simulator.errors import Problem, UserError
+
+#: runs estimated above this many events are refused unless the caller raises the bound
+DEFAULT_MAX_EVENTS = 500_000_000
+#: events per second of one core, for the time estimate in messages (benchmarks/README.md)
+EVENTS_PER_SECOND = 500_000
+
+
+def events_per_replication(sc: Any) -> float:
+    """Estimated events of one replication of scenario ``sc`` (customer orders + reviews)."""
+    days = float(sc.horizon)
+    n = 0.0
+    for c in sc.customers:
+        for d in c.demand.values():
+            n += d.rate * days
+    for w in sc.warehouses:
+        for inv in w.inventory.values():
+            period = inv.policy.get("review_period", 0) or 0
+            if isinstance(period, (int, float)) and period > 0:
+                n += days / period + 1
+    return n
+
+
+def estimate_events(sc: Any) -> float:
+    """Estimated events of the whole run (all replications)."""
+    return events_per_replication(sc) * sc.replications
+
+
+def duration_words(seconds: float) -> str:
+    """``seconds`` as a rough human duration: '40 s', '12 min', '3.5 h', '2.1 days', ..."""
+    if not math.isfinite(seconds):
+        return "forever"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds < 3 * 365 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    return f"{seconds / (365 * 86400):.2g} years"
+
+
+def check_budget(sc: Any, max_events: float | None, flag: str = "max_events") -> float:
+    """The estimated events of running ``sc``; a :class:`UserError` if above ``max_events``.
+
+    ``flag`` names the setting in the caller's terms (``--max-events`` on the command line).
+    ``max_events`` None means no bound.
+    """
+    events = estimate_events(sc)
+    if max_events is not None and events > max_events:
+        eta = duration_words(events / EVENTS_PER_SECOND)
+        msg = (f"this run is estimated at {events:.2g} events (customer orders and reviews "
+               f"over {sc.horizon:g} days x {sc.replications} replications), about {eta} on "
+               f"one core; the limit is {max_events:.2g}. Shorten the horizon or the "
+               f"replications, or raise the limit ({flag} {_round_up(events)}) to run it anyway")
+        raise UserError([Problem("<run>", None, "horizon", msg)])
+    return events
+
+
+def _round_up(x: float) -> str:
+    """A round number at least ``x``, written as a plain value the flag accepts."""
+    if not math.isfinite(x):
+        return "inf"
+    exp = math.floor(math.log10(max(x, 1.0)))
+    lead = math.ceil(x / 10 ** exp)
+    return f"{lead}e{exp}"
