@@ -36,7 +36,7 @@ from simulator.errors import Problem, UserError
 LEGACY = os.environ.get("OUTDIR_TEST_LEGACY") == "1"
 FORK = multiprocessing.get_context("fork")
 FILES = ("metrics.csv", "summary.csv", "run.json")  # what `writer` writes, run.json last
-HIDDEN = re.compile(r"^\.out\.(tmp|old)-[0-9a-z_]{8}$")  # documented leftovers (+ mkdtemp)
+HIDDEN = re.compile(r"^\.out\.(tmp|old|probe)-[0-9a-z_]{8}$")  # documented leftovers
 new_only = pytest.mark.skipif(LEGACY, reason="tests the new module's internals")
 
 
@@ -91,10 +91,13 @@ def results_folder(folder: Path, tag: str = "old") -> Path:
 
 
 def tags(folder: Path) -> set[str]:
-    """The tags found in a folder written by `writer` (one tag: consistent)."""
+    """The tags found in a folder written by `writer` (one tag: consistent); a file
+    created but not yet written by a killed process is empty and has none."""
     found = set()
     for p in folder.iterdir():
         text = p.read_text()
+        if not text:
+            continue
         found.add(json.loads(text)["tag"] if p.name == "run.json" else text)
     return found
 
@@ -416,7 +419,9 @@ def assert_safe_after_kill(parent: Path, target: Path, had_old: bool, fallback: 
         assert match, f"undocumented leftover {name}"
         content = tags(parent / name)
         assert len(content) <= 1
-        if match[1] == "tmp":  # new results (partial or complete), or old after an exchange
+        if match[1] == "probe":  # an empty folder from a killed preflight
+            assert os.listdir(parent / name) == []
+        elif match[1] == "tmp":  # new results (partial or complete), or old after an exchange
             assert content <= {"new"} or complete(parent / name, "old")
         else:  # old results awaiting deletion, possibly partly deleted
             assert content <= {"old"}
@@ -473,8 +478,10 @@ def test_sigkill_at_random_moments_never_loses_the_folder(tmp_path):
         assert target.is_dir(), os.listdir(parent)  # never missing
         assert complete(target, "old") or complete(target, "new")
         for name in os.listdir(parent):  # documented leftovers, each of one run only
-            assert name == "out" or HIDDEN.match(name), name
+            match = HIDDEN.match(name)
+            assert name == "out" or match, name
             assert len(tags(parent / name)) <= 1
+            assert not match or match[1] != "probe" or os.listdir(parent / name) == []
 
 
 # -- finding 3: unwritable targets are refused before the run --------------------------------
@@ -534,7 +541,7 @@ def test_read_only_folder_refused(tmp_path):
 
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOSPC,
-                                  errno.EDQUOT])
+                                  errno.EDQUOT], ids=errno.errorcode.get)
 def test_parent_refusing_a_folder_is_found_by_trying(tmp_path, monkeypatch, code):
     real_mkdir = os.mkdir
 
