@@ -55,6 +55,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
     from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
     from simulator.experiment.runner import check_jobs, check_max_events, with_overrides
+    from simulator.outdir import ResultsDiverted
     from simulator.results import check_out
 
     check_jobs(args.jobs)
@@ -63,12 +64,18 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
     check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
-    check_out(out, args.overwrite)  # refuse before running, not after minutes of work
+    claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
     res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
                         max_events=bound)
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
-    path = res.save(out, overwrite=args.overwrite)
+    try:
+        path = res.save(claim)
+    except ResultsDiverted as exc:
+        if args.out:  # the user named the folder: a script may read it, so say it loudly
+            raise
+        path = exc.path  # a default folder: a fresh name is just as good
+
     if not args.quiet:
         print(res.table())
     _say_warnings(res.warnings)

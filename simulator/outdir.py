@@ -98,7 +98,8 @@ class ResultsDiverted(UserError):
 
 # -- public API -----------------------------------------------------------------------------
 
-def preflight(target: str | os.PathLike[str], overwrite: bool = False) -> Claim:
+def preflight(target: str | os.PathLike[str], overwrite: bool = False,
+              flag: str = "overwrite=True") -> Claim:
     """Check that ``target`` can become a results folder; change nothing.
 
     Parameters
@@ -107,6 +108,9 @@ def preflight(target: str | os.PathLike[str], overwrite: bool = False) -> Claim:
         The results folder to write.
     overwrite : bool
         Allow replacing an existing results folder of this tool (never anything else).
+    flag : str
+        How the caller's user asks for ``overwrite`` (``--overwrite`` on the command
+        line), for the messages.
 
     Returns
     -------
@@ -126,7 +130,7 @@ def preflight(target: str | os.PathLike[str], overwrite: bool = False) -> Claim:
     if path.name in ("", ".", ".."):
         raise _error(shown, "cannot be the root folder")
     _check_lengths(shown, path)
-    existing = _inspect(shown, path, overwrite)
+    existing = _inspect(shown, path, overwrite, flag)
     _probe(shown, path)
     return Claim(shown, path, overwrite, existing)
 
@@ -243,7 +247,7 @@ def _check_lengths(shown: Path, path: Path) -> None:
                             f"{path_max - _PATH_MARGIN - 1} are allowed")
 
 
-def _inspect(shown: Path, path: Path, overwrite: bool) -> tuple[int, int] | None:
+def _inspect(shown: Path, path: Path, overwrite: bool, flag: str) -> tuple[int, int] | None:
     """Identity of the existing target, None if missing; refuse what must not be replaced."""
     try:
         st = os.lstat(path)
@@ -266,12 +270,12 @@ def _inspect(shown: Path, path: Path, overwrite: bool) -> tuple[int, int] | None
         raise _error(shown, f"cannot read it: {_words(exc)}") from exc
     if names and not overwrite:
         raise _error(shown, "already exists and is not empty; choose another folder or "
-                            "pass --overwrite")
+                            f"pass {flag}")
     if names and not is_results_folder(path):
         foreign = [n for n in names if n not in RESULT_NAMES and n + "/" not in RESULT_NAMES]
         held = ", ".join((foreign or names)[:3]) + (", ..." if len(foreign or names) > 3 else "")
         raise _error(shown, f"already exists and is not a results folder of this tool (it "
-                            f"holds {held}); --overwrite only replaces an empty folder or "
+                            f"holds {held}); {flag} only replaces an empty folder or "
                             "one this tool wrote")
     if names and _read_only(path):
         raise _error(shown, f"cannot replace it: {_words(OSError(errno.EROFS, ''))}")

@@ -10,9 +10,7 @@ import json
 import math
 import os
 import platform
-import shutil
 import sys
-import tempfile
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -22,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from simulator.errors import Problem, UserError
+from simulator import outdir
 from simulator.observe.metrics import METRICS
 
 ID_COLUMNS = ["replication", "warehouse", "product"]
@@ -81,42 +79,9 @@ def package_versions() -> dict[str, str]:
     return found
 
 
-def check_out(target: Path, overwrite: bool) -> None:
-    """Refuse a results folder that would damage something (a user error, exit 2)."""
-    if target.exists() and not target.is_dir():
-        raise UserError([Problem(str(target), None, "out", "exists and is not a folder")])
-    if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise UserError([Problem(str(target), None, "out", "already exists and is not empty; "
-                                 "choose another folder or pass --overwrite")])
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UserError([Problem(str(target), None, "out",
-                                         f"cannot be created: {parent} is a file")])
-            break
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _swap_in(new: Path, target: Path) -> None:
-    """Rename ``new`` to ``target``; an existing target is moved aside and restored on failure."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    old = aside / target.name
-    os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except BaseException:
-        os.replace(old, target)
-        shutil.rmtree(aside, ignore_errors=True)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
+def check_out(target: Path, overwrite: bool, flag: str = "overwrite=True") -> outdir.Claim:
+    """Check a results folder before a run (see :func:`simulator.outdir.preflight`)."""
+    return outdir.preflight(target, overwrite, flag)
 
 
 class Results:
@@ -139,6 +104,7 @@ class Results:
         metrics = pd.DataFrame(rows, columns=[*ID_COLUMNS, *METRICS])
         warns = pd.DataFrame([w for r in reps for w in r.warnings], columns=WARNING_COLUMNS)
         info = {
+            **outdir.RUN_MARKER,
             "version": package_versions()["simulator"],
             "scenario_name": scenario.name,
             "scenario_file": source,
@@ -182,35 +148,25 @@ class Results:
         return head + "\n" + wide.to_string()
 
     # -- disk -------------------------------------------------------------------
-    def save(self, out: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    def save(self, out: str | os.PathLike[str] | outdir.Claim, overwrite: bool = False) -> Path:
         """Write the results folder atomically; return its path.
 
-        Everything is written to a temporary sibling folder, which is renamed into
-        place only when complete. With ``overwrite``, an existing folder is moved
-        aside first and moved back if anything fails.
+        Everything is written to a hidden temporary sibling folder, which is put in
+        place in one atomic step when complete (docs/results-folder.md). ``overwrite``
+        replaces only an empty folder or a results folder of this tool, never anything
+        else. ``out`` may be a :class:`~simulator.outdir.Claim` from a check made before
+        the run.
 
         Raises
         ------
         UserError
-            If ``out`` exists and is not an empty folder (unless ``overwrite``), is a
-            file, or cannot be created.
+            If ``out`` cannot be written or must not be replaced (nothing is changed), or
+            the disk is full (nothing is changed); :class:`~simulator.outdir.ResultsDiverted`
+            if another run took ``out`` meanwhile (these results are then kept in a
+            visible sibling, ``OUT-2``, named in the error).
         """
-        target = Path(out)
-        check_out(target, overwrite)
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        except OSError as exc:
-            raise UserError([Problem(str(target), None, "out",
-                                     f"cannot create it: {exc.strerror or exc}")]) from None
-        try:
-            self._write(tmp)
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; use the user's umask
-            _swap_in(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        claim = out if isinstance(out, outdir.Claim) else outdir.preflight(out, overwrite)
+        return outdir.publish(claim, self._write)
 
     def _write(self, folder: Path) -> None:
         self.metrics.to_csv(folder / "metrics.csv", index=False)

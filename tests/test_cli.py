@@ -230,15 +230,28 @@ def test_main_out_empty_folder_is_used(here, capsys):
     assert {p.name for p in (here / "out").iterdir()} == FILES
 
 
-def test_main_overwrite_replaces(here, capsys):
+def test_main_overwrite_replaces_a_results_folder(here, capsys):
+    assert main(["run", "good.yaml", "--out", "out", "--quiet", "--seed", "1"]) == 0
+    out = here / "out"
+    first = (out / "metrics.csv").read_text()
+    assert main(["run", "good.yaml", "--out", "out", "--quiet", "--overwrite",
+                 "--seed", "2"]) == 0
+    assert {p.name for p in out.iterdir()} == FILES
+    assert (out / "metrics.csv").read_text() != first
+    assert json.loads((out / "run.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in here.iterdir()) == ["bad.yaml", "good.yaml", "out"]
+
+
+def test_main_overwrite_refuses_a_folder_it_did_not_write(here, capsys):
     out = here / "out"
     out.mkdir()
     (out / "metrics.csv").write_text("old\n")
     (out / "notes.txt").write_text("old\n")
-    assert main(["run", "good.yaml", "--out", "out", "--quiet", "--overwrite"]) == 0
-    assert {p.name for p in out.iterdir()} == FILES
-    assert (out / "metrics.csv").read_text().startswith("replication,warehouse,product,")
-    assert sorted(p.name for p in here.iterdir()) == ["bad.yaml", "good.yaml", "out"]
+    before = snapshot(here)
+    assert main(["run", "good.yaml", "--out", "out", "--quiet", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "not a results folder of this tool" in err and "--overwrite only replaces" in err
+    assert snapshot(here) == before
 
 
 def test_main_overrides_recorded(here, capsys):

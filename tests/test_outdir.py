@@ -1,9 +1,8 @@
 """The results folder never loses data (simulator.outdir; issue 5, item 1).
 
-Every finding has a test that fails on the code this module replaces
-(``check_out`` + ``_swap_in`` in simulator/results.py). To see them fail, run
-``OUTDIR_TEST_LEGACY=1 pytest tests/test_outdir.py``: the tests then drive the old
-functions through :class:`Legacy`; tests of the new module's internals are skipped.
+Every finding has a test that failed on the code this module replaced (``check_out`` +
+``_swap_in`` in simulator/results.py before issue 5: 34 of these tests failed when driven
+through that code, see the issue's note).
 
 Real kernel mechanisms are used where the sandbox allows (tmpfs mounts, ``chattr +i``,
 SIGKILL, racing processes); each has a monkeypatched twin raising the real errno, so
@@ -30,44 +29,12 @@ from typing import Any
 import pytest
 
 import simulator.outdir as outdir
-import simulator.results
 from simulator.errors import Problem, UserError
 
-LEGACY = os.environ.get("OUTDIR_TEST_LEGACY") == "1"
 FORK = multiprocessing.get_context("fork")
 FILES = ("metrics.csv", "summary.csv", "run.json")  # what `writer` writes, run.json last
 HIDDEN = re.compile(r"^\.out\.(tmp|old|probe)-[0-9a-z_]{8}$")  # documented leftovers
-new_only = pytest.mark.skipif(LEGACY, reason="tests the new module's internals")
-
-
-class Legacy:
-    """Today's behaviour behind the new API (for OUTDIR_TEST_LEGACY=1)."""
-
-    @staticmethod
-    def preflight(target: str | os.PathLike[str], overwrite: bool = False) -> Any:
-        simulator.results.check_out(Path(target), overwrite)
-        return (Path(target), overwrite)
-
-    @staticmethod
-    def publish(claim: Any, write: Callable[[Path], None]) -> Path:
-        import tempfile
-        target, _ = claim
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-        except OSError as exc:
-            raise UserError([Problem(str(target), None, "out", str(exc))]) from None
-        try:
-            write(tmp)
-            os.chmod(tmp, 0o777 & ~simulator.results._umask())
-            simulator.results._swap_in(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
-
-
-impl: Any = Legacy if LEGACY else outdir
+impl: Any = outdir
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -223,7 +190,14 @@ def test_overwrite_refusal_names_the_foreign_entries(tmp_path):
     foreign_folder(target)
     assert refused(target, overwrite=True) == (
         "already exists and is not a results folder of this tool (it holds budget.xlsx, sub); "
-        "--overwrite only replaces an empty folder or one this tool wrote")
+        "overwrite=True only replaces an empty folder or one this tool wrote")
+
+
+def test_messages_name_the_callers_flag(tmp_path):
+    target = results_folder(tmp_path / "out")
+    with pytest.raises(UserError) as exc:
+        outdir.preflight(target, False, "--overwrite")
+    assert str(exc.value).endswith("choose another folder or pass --overwrite")
 
 
 def legacy_results(target: Path) -> None:
@@ -264,11 +238,10 @@ def test_non_empty_folder_refused_without_overwrite(tmp_path):
     target = results_folder(tmp_path / "out")
     before = snapshot(tmp_path)
     assert refused(target) == ("already exists and is not empty; choose another folder or "
-                               "pass --overwrite")
+                               "pass overwrite=True")
     assert snapshot(tmp_path) == before
 
 
-@new_only
 def test_marker_and_names():
     assert dict(outdir.RUN_MARKER) == {"producer": "simulator"}
     assert {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
@@ -278,7 +251,6 @@ def test_marker_and_names():
     assert outdir.LEGACY_NAMES < outdir.RESULT_NAMES
 
 
-@new_only
 def test_folder_changed_during_the_run_is_not_replaced(tmp_path):
     target = results_folder(tmp_path / "out")
     claim = outdir.preflight(target, overwrite=True)
@@ -356,7 +328,6 @@ def test_concurrent_overwrites_replace_only_the_folder_they_checked(tmp_path):
         assert_nothing_lost(parent, target, race(target, 2, overwrite=True))
 
 
-@new_only
 def test_concurrent_runs_without_renameat2_or_flock_where_one_is_missing(tmp_path,
                                                                         monkeypatch):
     # no renameat2 (other OS, old libc): the parent lock still makes check+rename atomic
@@ -388,10 +359,9 @@ def events_child(target: Path, kill_at: int, overwrite: bool, fallback: bool) ->
 
     for name in ("rename", "replace", "unlink"):
         setattr(os, name, hooked(getattr(os, name)))
-    if not LEGACY:
-        if fallback:
-            outdir._renameat2_fn = lambda: None  # type: ignore[assignment]
-        outdir._rename2 = hooked(outdir._rename2)  # type: ignore[assignment]
+    if fallback:
+        outdir._renameat2_fn = lambda: None  # type: ignore[assignment]
+    outdir._rename2 = hooked(outdir._rename2)  # type: ignore[assignment]
 
     def write(folder: Path) -> None:
         for name in FILES:
@@ -433,7 +403,7 @@ def assert_safe_after_kill(parent: Path, target: Path, had_old: bool, fallback: 
 
 @pytest.mark.parametrize("overwrite, fallback", [
     (False, False), (True, False),
-    pytest.param(True, True, marks=new_only),
+    pytest.param(True, True),
 ])
 def test_kill_at_every_step_never_loses_the_folder(tmp_path, overwrite, fallback):
     states = []
@@ -603,7 +573,6 @@ def test_longest_allowed_name_is_written(tmp_path):
     assert complete(target, "new") and os.listdir(tmp_path) == [target.name]
 
 
-@new_only
 def test_longest_name_is_diverted_to_a_shortened_sibling(tmp_path):
     target = tmp_path / ("r" * 255)
     claim = outdir.preflight(target)
@@ -659,7 +628,6 @@ def test_full_disk_error_is_a_user_error(tmp_path, existing):
     assert snapshot(tmp_path) == before
 
 
-@new_only
 def test_other_errors_of_the_writer_pass_through_and_leave_nothing(tmp_path):
     target = results_folder(tmp_path / "out")
     before = snapshot(tmp_path)
@@ -685,7 +653,6 @@ def test_folder_mode_follows_umask(tmp_path):
     assert stat.S_IMODE(target.parent.stat().st_mode) == 0o750
 
 
-@new_only
 @pytest.mark.parametrize("how", ["missing", "einval"])
 def test_without_renameat2_the_fallback_still_replaces(tmp_path, monkeypatch, how):
     def einval(*args: Any) -> int:
@@ -704,7 +671,6 @@ def test_without_renameat2_the_fallback_still_replaces(tmp_path, monkeypatch, ho
     assert sorted(os.listdir(tmp_path)) == ["next", "next-2", "out"]
 
 
-@new_only
 def test_fallback_restores_the_old_folder_when_the_second_rename_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(outdir, "_renameat2_fn", lambda: None)
     target = results_folder(tmp_path / "out")
@@ -724,7 +690,6 @@ def test_fallback_restores_the_old_folder_when_the_second_rename_fails(tmp_path,
     assert sorted(os.listdir(tmp_path)) == ["out", "out-2"]
 
 
-@new_only
 def test_without_flock_a_single_run_still_works(tmp_path, monkeypatch):
     import fcntl
 
@@ -737,7 +702,6 @@ def test_without_flock_a_single_run_still_works(tmp_path, monkeypatch):
     assert complete(target, "new") and os.listdir(tmp_path) == ["out"]
 
 
-@new_only
 def test_diverted_error_survives_pickling():
     import pickle
 

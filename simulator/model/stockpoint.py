@@ -12,7 +12,8 @@ Rules
   goes on hand. A shortfall owed to the same claimant as the newest queue entry is
   added to that entry (FIFO order is unchanged), so a long shortage of customer
   demand keeps one entry, not one per order: memory follows the claimants, not the
-  history. Units released to a claimant from one entry travel as one shipment. So stock on hand and backorders are never both positive.
+  history. Units released to a claimant from one entry travel as one shipment.
+  So stock on hand and backorders are never both positive.
 * A continuous-review policy is consulted after every demand (the only event
   that changes the position apart from ordering itself), and once at t = 0;
   if it declares a ``reorder_level``, only when the position is at or below it.
