@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
+import subprocess
 import sys
 import typing
 from pathlib import Path
@@ -33,7 +35,8 @@ from simulator.scenario.models import (
     Warehouse,
 )
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
 REFERENCE = (DOCS / "scenario-reference.md").read_text(encoding="utf-8")
 POLICIES_DOC = (DOCS / "policies.md").read_text(encoding="utf-8")
 
@@ -222,3 +225,30 @@ def test_documented_runtime_error_is_real(shop):
     returned = re.search(r"/tmp/shop/my_policies\.py:(\d+): warehouses\.0\.inventory\.tea\.policy: "
                          r"order_quantity returned None", POLICIES_DOC)
     assert returned and module[int(returned[1]) - 1].strip() == "def order_quantity(self, view):"
+
+
+# -- README: what is shown works as shown ---------------------------------------------------
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_setup_commands_activate_the_environment_the_tour_uses():
+    setup = [b for b in blocks(README, "bash") if "python3 -m venv .venv" in b]
+    assert len(setup) == 2
+    for block in setup:
+        steps = [s.strip() for s in block.strip().split("&&")]
+        assert steps[:2] == ["python3 -m venv .venv", ". .venv/bin/activate"], steps
+        assert not any(s.startswith(".venv/") for s in steps[2:])  # plain names after it
+
+
+def test_the_tour_runs_as_shown(tmp_path):
+    # the tour's `$ simulator validate ...` runs with the environment's bin on PATH (what
+    # activation does) and prints what the README shows
+    tour = README.split("## A short tour", 1)[1]
+    text = blocks(tour, "text")[0]
+    lines = text.splitlines()
+    i = lines.index("$ simulator validate scenarios/quickstart.yaml")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(lines[i][2:], shell=True, cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (0, lines[i + 1] + "\n"), done.stderr
