@@ -181,3 +181,16 @@ def test_echelon_eoq_at_the_dc():
     pol = built(echelon()).stock[("dc", "p")].policy
     assert pol.Q == 114.0
     assert pol.r == pytest.approx(52 + Z90 * math.sqrt(249), rel=1e-12)  # 72.22...
+
+
+@pytest.mark.parametrize("given, expected", [
+    ({"r": 3}, {"Q": 40.0, "r": 3.0}),        # Q derived (case A: 40), r as given
+    ({"Q": 12}, {"Q": 12.0, "r": 24 + Z95 * math.sqrt(204)}),  # r derived (case A)
+    ({"Q": 12, "r": -2}, {"Q": 12.0, "r": -2.0}),  # nothing derived
+])
+def test_eoq_keeps_what_the_scenario_gives(given, expected):
+    # eoq derives only what is missing: a given r or Q is used as is (and reported as used)
+    pol = built(single({"type": "eoq", **given}, COMPOUND, GAMMA_LT)).stock[("w", "p")].policy
+    assert (pol.Q, pol.r) == (expected["Q"], pytest.approx(expected["r"], rel=1e-12))
+    assert pol.resolved()["Q"] == expected["Q"]
+    assert pol.resolved()["r"] == pytest.approx(expected["r"], rel=1e-12)

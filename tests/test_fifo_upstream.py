@@ -10,6 +10,8 @@ The existing two-echelon log test (tests/test_event_log.py) cannot see the order
 upstream receipts covers everything owed at once. Here each receipt covers only part of the
 queue, and the queue holds claims from three different lanes.
 
+A last test checks that each downstream lane draws its own random lead times.
+
 Record layout as in tests/test_event_log.py (levels *after* the change):
 
 * ``(t, "demand", wh, product, qty, shipped, lost, on_hand, backorders, on_order)``
@@ -128,3 +130,31 @@ def test_upstream_shipments_reach_each_store_in_claim_order():
     # what the dc still owes at the horizon is the tail of the newest claim (s3)
     net_owed = [r for r in log if r[1] == "receive" and r[2] == "dc"][-1][7]
     assert net_owed == 1
+
+
+def test_each_downstream_lane_draws_its_own_lead_times():
+    # Two identical stores fed by one well-stocked dc over lanes with the same random lead-time
+    # distribution (gamma mean 1, cv 0.5). Each lane has its own random stream (rng.py: one
+    # stream per source), so the stores' receipts come at different times. Were the lanes to
+    # share a stream, their k-th shipments would take identical lead times and, with identical
+    # deterministic demand, the two stores' receipt times would coincide exactly.
+    lt = {"dist": "gamma", "mean": 1, "cv": 0.5}
+    data = {
+        "name": "lanes", "horizon": 20, "products": [{"id": "p"}],
+        "suppliers": [{"id": "sup", "lead_time": 1}],
+        "warehouses": [
+            {"id": "dc", "inventory": {"p": {"source": "sup", "initial": 1000,
+                                             "policy": {"type": "sS", "s": 0, "S": 1000}}}},
+            *({"id": w, "inventory": {"p": {"source": "dc", "lead_time": lt,
+                                            "policy": {"type": "base_stock", "S": 2}}}}
+              for w in ("s1", "s2")),
+        ],
+        "customers": [{"id": f"c{w}", "warehouse": w,
+                       "demand": {"p": {"rate": 1, "arrivals": "deterministic"}}}
+                      for w in ("s1", "s2")],
+    }
+    log = event_log(data)
+    times = {w: [r[0] for r in log if r[1] == "receive" and r[2] == w] for w in ("s1", "s2")}
+    assert len(times["s1"]) >= 10 and len(times["s2"]) >= 10
+    n = min(len(times["s1"]), len(times["s2"]))
+    assert sum(a == b for a, b in zip(times["s1"][:n], times["s2"][:n])) == 0
