@@ -1,0 +1,573 @@
+"""A reproducible mutation check: does the test suite catch realistic bugs?
+
+Each mutant is a hand-written, realistic bug: a file, an exact snippet of its current text, the
+replacement and a one-line description. The repository is snapshotted once into a temporary
+folder (never the working tree: other people edit it); each mutant is applied to a copy there,
+by exact text, and the tests run in that copy::
+
+    python -m pytest -x -q -p no:cacheprovider TEST_FILES...
+
+with a timeout per mutant. A mutant whose snippet is no longer in the file (the code changed
+since it was written) or is there more than once is reported as ``n/a`` (stale / ambiguous),
+never applied elsewhere. Outcomes: ``caught`` (a test failed), ``survived`` (all passed),
+``timeout``, ``error`` (pytest could not run: exit status 3-5), ``n/a``.
+
+Score = caught / applicable mutants (timeouts and errors count as not caught).
+
+Usage (from the repository root, with the project's virtual environment)::
+
+    .venv/bin/python tools/mutants.py --jobs 2            # every mutant
+    .venv/bin/python tools/mutants.py --only 'eoq-*'      # a subset (fnmatch or substring)
+    .venv/bin/python tools/mutants.py --list              # the mutants and whether they apply
+
+Runs are reproducible: the snapshot is taken once, hypothesis runs derandomized (CI=true), no
+bytecode is written (a mutant never runs from a stale .pyc), PYTHONHASHSEED=0.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: test files, fastest and most specific first (with -x a caught mutant stops early);
+#: any other tests/test_*.py found in the snapshot run after these
+TEST_ORDER = (
+    "test_event_log.py", "test_fifo_upstream.py", "test_derived_params.py",
+    "test_distributions.py", "test_policies_conformance.py", "test_determinism.py",
+    "test_scenarios.py", "test_theory_formulas.py", "test_properties.py", "test_runner.py",
+    "test_results_folder.py", "test_user_policy.py", "test_against_theory.py", "test_cli.py",
+)
+#: test files that cannot see a behaviour change of the simulation (schema and docs only)
+SKIP_TESTS = ("test_docs.py", "test_validation.py")
+
+IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", ".pytest_cache",
+                                ".hypothesis", ".mypy_cache", ".ruff_cache", "*.egg-info",
+                                "results")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: replace ``original`` (exact text, once) by ``replacement`` in ``file``."""
+
+    name: str
+    file: str
+    original: str
+    replacement: str
+    description: str
+
+
+SP = "simulator/model/stockpoint.py"
+NET = "simulator/model/network.py"
+EV = "simulator/model/events.py"
+CL = "policies/classic.py"
+DI = "simulator/distributions.py"
+ME = "simulator/observe/metrics.py"
+DE = "simulator/scenario/derived.py"
+RE = "simulator/experiment/replication.py"
+RS = "simulator/results.py"
+
+M = Mutant
+MUTANTS: tuple[Mutant, ...] = (
+    # ---------------------------------------------------------------- the stock point
+    M("fifo-lifo-receive", SP,
+      "            entry = queue[0]\n            owed = entry[0]\n"
+      "            if owed <= left + EPS:  # settles the entry (a rounding-size remainder is "
+      "dropped)\n                queue.popleft()",
+      "            entry = queue[-1]\n            owed = entry[0]\n"
+      "            if owed <= left + EPS:  # settles the entry (a rounding-size remainder is "
+      "dropped)\n                queue.pop()",
+      "arriving stock serves the newest backorder first (LIFO)"),
+    M("fifo-downstream-jump-queue", SP,
+      "self.queue.append([short, lane])",
+      "(self.queue.append if lane is None else self.queue.appendleft)([short, lane])",
+      "downstream warehouses' backorders jump the queue (served before older ones)"),
+    M("no-partial-shipment", SP,
+      "            shipped = on_hand\n            self.on_hand = 0.0\n"
+      "            short = qty - on_hand",
+      "            shipped = 0.0\n            short = qty",
+      "an order that stock cannot fill is backordered whole (no partial shipment)"),
+    M("trigger-ignores-backorders", SP,
+      "if self.continuous and self.on_hand + self.on_order - self.backorders <= self.trigger:",
+      "if self.continuous and self.on_hand + self.on_order <= self.trigger:",
+      "continuous review triggers on on_hand + on_order, forgetting backorders"),
+    M("trigger-strict", SP,
+      "- self.backorders <= self.trigger:",
+      "- self.backorders < self.trigger:",
+      "continuous review only strictly below the reorder level"),
+    M("view-position-sign", SP,
+      "        return sp.on_hand + sp.on_order - sp.backorders",
+      "        return sp.on_hand + sp.on_order + sp.backorders",
+      "the inventory position policies see adds backorders instead of subtracting"),
+    M("receive-double-stock", SP,
+      "        self.on_hand += left\n",
+      "        self.on_hand += qty\n",
+      "a receipt puts all of it on hand, also the units shipped to backorders"),
+    M("receive-backorders-left", SP,
+      "self.backorders = self.backorders - served if queue else 0.0",
+      "self.backorders = self.backorders - left if queue else 0.0",
+      "backorders reduced by what is left over instead of what was served"),
+    M("lost-also-backordered", SP,
+      "            if lose:\n                lost = short\n            else:\n",
+      "            if lose:\n                lost = short\n            if True:\n",
+      "a lost sale is also backordered"),
+    M("eps-wrong-side", SP,
+      "if on_hand >= qty - EPS:",
+      "if on_hand >= qty + EPS:",
+      "an order exactly equal to the stock goes through the shortage branch"),
+    M("periodic-accumulates", SP,
+      "Call(self.env, (k + 1) * self.review_period - self.env.now, REVIEW, self._periodic, "
+      "k + 1)",
+      "Call(self.env, self.review_period, REVIEW, self._periodic, k + 1)",
+      "periodic reviews scheduled R after the last one (rounding accumulates)"),
+    M("zero-orders-placed", SP,
+      "wanted = bool(qty > 0)",
+      "wanted = bool(qty >= 0)",
+      "an order of 0 units is placed (and counted)"),
+    # ---------------------------------------------------------------- the network
+    M("lead-time-unclamped", NET,
+      "Call(self.env, max(0.0, next(self.lead_times)), RECEIPT, self._arrive, qty)",
+      "Call(self.env, next(self.lead_times), RECEIPT, self._arrive, qty)",
+      "lead times not clamped at 0"),
+    M("fixed-gaps-accumulate", NET,
+      "self.env.schedule(event, DEMAND, self.n / self.rate - self.env.now)",
+      "self.env.schedule(event, DEMAND, 1 / self.rate)",
+      "deterministic arrivals spaced 1/rate after the last (rounding accumulates)"),
+    M("zero-size-orders", NET,
+      "        qty = next(self.sizes)\n        if qty > 0:\n            self.sp.demand(qty, "
+      "self.lose)\n        # Re-arm",
+      "        qty = next(self.sizes)\n        if qty >= 0:\n            self.sp.demand(qty, "
+      "self.lose)\n        # Re-arm",
+      "customer orders of 0 units (Poisson sizes) reach the stock point"),
+    M("gap-mean-is-rate", NET,
+      '{"dist": "exponential", "mean": 1.0 / d.rate}',
+      '{"dist": "exponential", "mean": d.rate}',
+      "Poisson arrivals with mean gap = rate instead of 1/rate"),
+    M("default-initial-zero", NET,
+      'initial = getattr(policy, "order_up_to", None) or 0.0',
+      "initial = 0.0",
+      "the network's fallback initial stock is 0 instead of the order-up-to level"),
+    M("upstream-loses", NET,
+      "self.upstream.demand(qty, False, self)",
+      "self.upstream.demand(qty, True, self)",
+      "an upstream warehouse treats a downstream order it cannot fill as lost"),
+    M("lanes-share-stream", NET,
+      'dist.stream(self._stream(f"lead_time/{w.id}/{pid}"))',
+      'dist.stream(self._stream(f"lead_time/{pid}"))',
+      "all lanes of a product draw identical lead times (one stream for all)"),
+    M("gaps-share-size-stream", NET,
+      'f"{base}/arrivals")',
+      'f"{base}/sizes")',
+      "a customer's gaps and sizes come from the same random stream"),
+    # ---------------------------------------------------------------- same-instant order
+    M("demand-before-receipt", EV,
+      "RECEIPT, DEMAND, REVIEW = 1, 2, 3",
+      "RECEIPT, DEMAND, REVIEW = 2, 1, 3",
+      "at the same instant a customer order comes before a receipt"),
+    M("review-before-demand", EV,
+      "RECEIPT, DEMAND, REVIEW = 1, 2, 3",
+      "RECEIPT, DEMAND, REVIEW = 1, 3, 2",
+      "at the same instant a periodic review comes before a customer order"),
+    # ---------------------------------------------------------------- policies
+    M("ss-on-hand", CL,
+      "        p = view.position\n        return self.S - p if p <= self.s else 0.0",
+      "        p = view.on_hand\n        return self.S - p if p <= self.s else 0.0",
+      "(s, S) looks at stock on hand instead of the inventory position"),
+    M("rq-ceil", CL,
+      "return (math.floor((self.r - p) / self.Q) + 1) * self.Q",
+      "return math.ceil((self.r - p) / self.Q) * self.Q",
+      "(r, Q) orders ceil((r - p)/Q) lots (none at exactly p = r)"),
+    M("base-stock-negative", CL,
+      "return self.S - p if p < self.S else 0.0",
+      "return self.S - p",
+      "base stock returns S - p even when negative"),
+    M("eoq-no-2", CL,
+      "q = math.sqrt(2 * ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)",
+      "q = math.sqrt(ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)",
+      "EOQ without the factor 2"),
+    M("eoq-bankers-rounding", CL,
+      "return float(max(1, math.floor(q + 0.5)))",
+      "return float(max(1, round(q)))",
+      "EOQ rounded half to even instead of half up"),
+    M("eoq-safety-sign", CL,
+      "return mu + float(norm.ppf(service_level)) * math.sqrt(var)",
+      "return mu - float(norm.ppf(service_level)) * math.sqrt(var)",
+      "reorder point with the safety stock's sign flipped"),
+    M("eoq-no-lead-time-var", CL,
+      "var = ctx.demand_var_rate * t + ctx.demand_rate ** 2 * ctx.lead_time_var",
+      "var = ctx.demand_var_rate * t",
+      "reorder point without the lead-time-variance term"),
+    M("eoq-no-review-period", CL,
+      "t = ctx.lead_time_mean + review_period",
+      "t = ctx.lead_time_mean",
+      "protection period without the review period"),
+    M("eoq-overrides-given-r", CL,
+      "        if self.r is None:\n            self.r = eoq_reorder_point",
+      "        if True:\n            self.r = eoq_reorder_point",
+      "a reorder point given in the scenario is overwritten by the derived one"),
+    # ---------------------------------------------------------------- distributions
+    M("gamma-shape-1-over-cv", DI,
+      "shape = 1.0 / self.cv ** 2",
+      "shape = 1.0 / self.cv",
+      "gamma shape 1/cv instead of 1/cv^2"),
+    M("gamma-var-formula", DI,
+      "return (self.cv * self.mean_) ** 2",
+      "return self.cv * self.mean_ ** 2",
+      "gamma variance cv*mean^2 instead of (cv*mean)^2"),
+    M("exponential-rate-for-scale", DI,
+      "rng.exponential(self.mean_, n)",
+      "rng.exponential(1.0 / self.mean_, n)",
+      "exponential drawn with the rate where numpy wants the scale"),
+    M("normal-clipped", DI,
+      "        bad = x < 0\n        while bad.any():",
+      "        x = np.maximum(x, 0.0)\n        bad = x < 0\n        while bad.any():",
+      "normal clipped at 0 (a point mass) instead of truncated"),
+    M("normal-reflected", DI,
+      "x[bad] = rng.normal(self.mean_, self.std, int(bad.sum()))",
+      "x[bad] = -x[bad]",
+      "negative normal draws reflected (folded normal) instead of redrawn"),
+    M("normal-mean-untruncated", DI,
+      "return float(truncnorm.mean(self._alpha(), math.inf, loc=self.mean_, scale=self.std))",
+      "return self.mean_",
+      "truncated normal's mean() reports the untruncated mean"),
+    M("normal-var-untruncated", DI,
+      "return float(truncnorm.var(self._alpha(), math.inf, loc=self.mean_, scale=self.std))",
+      "return self.std ** 2",
+      "truncated normal's var() reports the untruncated variance"),
+    M("uniform-loc-scale", DI,
+      "rng.uniform(self.low, self.high, n)",
+      "rng.uniform(self.low, self.high - self.low, n)",
+      "uniform drawn as (loc, scale) like scipy instead of (low, high)"),
+    M("poisson-var", DI,
+      "        return self.mean_\n\n    def draw(self, rng: np.random.Generator, n: int) -> "
+      "np.ndarray:\n        return rng.poisson",
+      "        return self.mean_ ** 2\n\n    def draw(self, rng: np.random.Generator, n: int) "
+      "-> np.ndarray:\n        return rng.poisson",
+      "Poisson variance mean^2 instead of mean"),
+    M("empirical-draw-unweighted", DI,
+      "size=n, p=self._p())",
+      "size=n)",
+      "empirical draws ignore the weights"),
+    M("empirical-var-unweighted", DI,
+      "return float(np.dot(self._p(), (v - self.mean()) ** 2))",
+      "return float(np.var(v))",
+      "empirical variance ignores the weights"),
+    M("stream-one-batch-size", DI,
+      "_BATCHES = (16, 64, 256, 1024)",
+      "_BATCHES = (4096,)",
+      "streams draw in batches of 4096 from the start"),
+    # ---------------------------------------------------------------- derived parameters
+    M("compound-poisson-no-mean-term", DE,
+      "return d.rate * m, d.rate * (v + m * m)  # compound Poisson",
+      "return d.rate * m, d.rate * v  # compound Poisson",
+      "compound-Poisson demand variance rate without the (E S)^2 term"),
+    M("fixed-gaps-compound-var", DE,
+      "return d.rate * m, d.rate * v  # fixed gaps",
+      "return d.rate * m, d.rate * (v + m * m)  # fixed gaps",
+      "fixed-gap demand given the compound-Poisson variance"),
+    M("echelon-var-not-summed", DE,
+      "m, v = m + cm, v + cv",
+      "m, v = m + cm, v",
+      "echelon demand sums the means but not the variances"),
+    M("echelon-direct-children-only", DE,
+      "cm, cv = moments(child)",
+      "cm, cv = direct.get(child, (0.0, 0.0))",
+      "echelon demand counts only the children's own customers, not grandchildren"),
+    # ---------------------------------------------------------------- metrics
+    M("avg-backorders-from-on-hand", ME,
+      '"avg_backorders": st.area_bo / days',
+      '"avg_backorders": st.area_oh / days',
+      "average backorders computed from the on-hand area"),
+    M("fill-rate-counts-late", ME,
+      "        self._advance(sp, now)\n        self.shipped += shipped\n",
+      "        self._advance(sp, now)\n        self.shipped += shipped\n"
+      "        self.filled += shipped\n",
+      "fill rate counts units shipped late to backorders"),
+    M("turnover-not-annualised", ME,
+      "st.shipped / avg_oh * 365.0 / days",
+      "st.shipped / avg_oh",
+      "inventory turnover not annualised"),
+    M("total-cost-no-lost-sales", ME,
+      "holding + ordering + backorder + lost_sale",
+      "holding + ordering + backorder",
+      "total cost leaves out the lost-sale cost"),
+    M("area-uses-new-level", ME,
+      "            self.area_oh += self.oh * dt\n            self.area_bo += self.bo * dt\n"
+      "            self.t = now\n        self.oh = sp.on_hand\n        self.bo = sp.backorders\n"
+      "        self.demand_units += qty",
+      "            self.area_oh += sp.on_hand * dt\n            self.area_bo += self.bo * dt\n"
+      "            self.t = now\n        self.oh = sp.on_hand\n        self.bo = sp.backorders\n"
+      "        self.demand_units += qty",
+      "on-hand area integrates the level after a demand over the interval before it"),
+    # ---------------------------------------------------------------- replication
+    M("warmup-reset-at-zero", RE,
+      "metrics.reset(scenario.warmup)",
+      "metrics.reset(0.0)",
+      "statistics reset at t = 0 instead of at the end of the warm-up"),
+    M("no-close-at-horizon", RE,
+      "    metrics.close(scenario.horizon)\n",
+      "",
+      "levels not integrated up to the horizon"),
+    M("rows-days-minus-warmup", RE,
+      "metrics.rows(scenario.horizon)",
+      "metrics.rows(scenario.horizon - scenario.warmup)",
+      "averages divided by horizon - 2 * warmup days"),
+    M("resolved-spec-wins", RE,
+      "return {**spec, **derived}",
+      "return {**derived, **spec}",
+      "reported policy: the scenario's entries override the derived ones"),
+    # ---------------------------------------------------------------- summary
+    M("ci-normal-quantile", RS,
+      'student_t.ppf(0.975, np.maximum(out["n"] - 1, 1))',
+      "1.959963984540054",
+      "95% interval with the normal quantile instead of Student t"),
+    M("ci-no-sqrt-n", RS,
+      '/ np.sqrt(out["n"])',
+      '/ out["n"]',
+      "interval half-width divided by n instead of sqrt(n)"),
+    M("summary-std-ddof0", RS,
+      'g.agg(n="count", mean="mean", std="std")',
+      'g.agg(n="count", mean="mean", std=lambda s: s.std(ddof=0))',
+      "summary std with ddof = 0"),
+    M("ci-single-value", RS,
+      '    half = half.where(out["n"] > 1)\n',
+      "",
+      "no NaN guard for the interval of a single replication"),
+)
+
+
+# --------------------------------------------------------------------------- running
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str  # caught, survived, timeout, error, n/a
+    seconds: float = 0.0
+    detail: str = ""
+
+
+def applies(text: str | None, m: Mutant) -> str:
+    """'' if ``m`` applies to ``text`` (the snippet occurs exactly once), else why not."""
+    if text is None:
+        return "stale: file missing"
+    n = text.count(m.original)
+    if n == 0:
+        return "stale: snippet not found"
+    if n > 1:
+        return f"ambiguous: snippet found {n} times"
+    return ""
+
+
+def read(repo: Path, rel: str) -> str | None:
+    path = repo / rel
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def test_files(repo: Path) -> list[str]:
+    present = sorted(p.name for p in (repo / "tests").glob("test_*.py"))
+    first = [t for t in TEST_ORDER if t in present]
+    rest = [t for t in present if t not in first and t not in SKIP_TESTS]
+    return [f"tests/{t}" for t in first + rest]
+
+
+def child_env(copy: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
+               CI="true")
+    return env
+
+
+class Runner:
+    """Runs pytest in worker copies, killing every child still running on interruption."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.procs: set[subprocess.Popen[str]] = set()
+        self.lock = threading.Lock()
+
+    def pytest(self, copy: Path, tests: list[str]) -> tuple[str, float, str]:
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=copy, env=child_env(copy), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        with self.lock:
+            self.procs.add(proc)
+        try:
+            out, _ = proc.communicate(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(proc)
+            proc.communicate()
+            return "timeout", time.monotonic() - start, f"> {self.timeout:g} s"
+        finally:
+            with self.lock:
+                self.procs.discard(proc)
+        secs = time.monotonic() - start
+        if proc.returncode == 0:
+            return "survived", secs, ""
+        if proc.returncode in (1, 2):  # tests failed / collection error caused by the mutant
+            return "caught", secs, first_failure(out)
+        return "error", secs, f"pytest exit status {proc.returncode}: {last_line(out)}"
+
+    def kill(self, proc: subprocess.Popen[str]) -> None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # our own child's process group only
+        except ProcessLookupError:
+            pass
+
+    def kill_all(self) -> None:
+        with self.lock:
+            for proc in list(self.procs):
+                self.kill(proc)
+
+
+def first_failure(out: str) -> str:
+    m = re.search(r"^(?:FAILED|ERROR) (\S+)", out, re.MULTILINE)
+    return m.group(1) if m else last_line(out)
+
+
+def last_line(out: str) -> str:
+    lines = [ln for ln in out.strip().splitlines() if ln.strip()]
+    return lines[-1][:120] if lines else ""
+
+
+def snapshot(repo: Path, dest: Path) -> Path:
+    shutil.copytree(repo, dest, ignore=IGNORE, symlinks=True)
+    return dest
+
+
+def check_imports(copy: Path) -> None:
+    """The copy must import its own code (not an installed or editable one)."""
+    code = "import simulator, policies; print(simulator.__file__); print(policies.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=copy, env=child_env(copy),
+                         capture_output=True, text=True, check=True).stdout.split()
+    for path in out:
+        if not Path(path).resolve().is_relative_to(copy.resolve()):
+            sys.exit(f"mutants: the copy imports {path}, not its own code; aborting")
+
+
+def run_mutant(m: Mutant, copy: Path, tests: list[str], runner: Runner) -> Outcome:
+    path = copy / m.file
+    text = read(copy, m.file)
+    why = applies(text, m)
+    if why or text is None:
+        return Outcome(m, "n/a", 0.0, why)
+    path.write_text(text.replace(m.original, m.replacement, 1), encoding="utf-8")
+    try:
+        status, secs, detail = runner.pytest(copy, tests)
+    finally:
+        path.write_text(text, encoding="utf-8")
+    return Outcome(m, status, secs, detail)
+
+
+def run_all(mutants: list[Mutant], repo: Path, jobs: int, runner: Runner,
+            baseline: bool) -> Iterator[Outcome]:
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        base = snapshot(repo, Path(tmp) / "w0")
+        check_imports(base)
+        tests = test_files(base)
+        print(f"snapshot of {repo} in {tmp}; tests: {' '.join(tests)}", flush=True)
+        if baseline:
+            status, secs, detail = runner.pytest(base, tests)
+            print(f"baseline (no mutant): {status} in {secs:.0f} s {detail}", flush=True)
+            if status != "survived":
+                sys.exit("mutants: the tests do not pass on the unmutated snapshot; aborting")
+        copies: queue.Queue[Path] = queue.Queue()
+        copies.put(base)
+        for k in range(1, jobs):
+            copies.put(snapshot(base, Path(tmp) / f"w{k}"))
+
+        def one(m: Mutant) -> Outcome:
+            copy = copies.get()
+            try:
+                return run_mutant(m, copy, tests, runner)
+            finally:
+                copies.put(copy)
+
+        pool = ThreadPoolExecutor(max_workers=jobs)
+        try:
+            yield from pool.map(one, mutants)
+        except BaseException:
+            runner.kill_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+
+# --------------------------------------------------------------------------- reporting
+def report(outcomes: list[Outcome]) -> str:
+    counts = {s: sum(o.status == s for o in outcomes)
+              for s in ("caught", "survived", "timeout", "error", "n/a")}
+    applicable = len(outcomes) - counts["n/a"]
+    score = f"{counts['caught'] / applicable:.0%}" if applicable else "n/a"
+    lines = ["", "score: " + f"{counts['caught']} caught of {applicable} applicable mutants "
+             f"({score}); " + ", ".join(f"{k} {v}" for k, v in counts.items())]
+    left = [o.mutant.name for o in outcomes if o.status in ("survived", "timeout", "error")]
+    if left:
+        lines.append("not caught: " + ", ".join(left))
+    return "\n".join(lines)
+
+
+def row(o: Outcome, width: int) -> str:
+    return (f"{o.mutant.name:<{width}}  {o.status:<8}  {o.seconds:6.1f}  "
+            f"{o.mutant.file:<36}  {o.detail or o.mutant.description}")
+
+
+def select(patterns: list[str] | None) -> list[Mutant]:
+    """The mutants whose name matches any pattern (fnmatch or substring); all without any."""
+    if not patterns:
+        return list(MUTANTS)
+    return [m for m in MUTANTS
+            if any(fnmatch.fnmatch(m.name, p) or p in m.name for p in patterns)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--jobs", type=int, default=1, help="mutants run in parallel (copies)")
+    ap.add_argument("--only", metavar="PATTERN", action="append",
+                    help="mutant names (fnmatch or substring); may be repeated")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
+    ap.add_argument("--repo", type=Path, default=ROOT, help="repository to snapshot")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the check that the tests pass without a mutant")
+    args = ap.parse_args(argv)
+    mutants = select(args.only)
+    if not mutants:
+        print(f"no mutant matches {args.only!r}", file=sys.stderr)
+        return 2
+    width = max(len(m.name) for m in mutants)
+    if args.list:
+        for m in mutants:
+            why = applies(read(args.repo, m.file), m) or "applies"
+            print(f"{m.name:<{width}}  {m.file:<36}  {why:<12}  {m.description}")
+        return 0
+    runner = Runner(args.timeout)
+    outcomes: list[Outcome] = []
+    print(f"{'mutant':<{width}}  {'result':<8}  {'secs':>6}  {'file':<36}  detail", flush=True)
+    try:
+        for o in run_all(mutants, args.repo, max(1, args.jobs), runner, not args.no_baseline):
+            outcomes.append(o)
+            print(row(o, width), flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    print(report(outcomes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
