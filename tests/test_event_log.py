@@ -481,3 +481,32 @@ def test_deterministic_arrivals_land_exactly_on_k_over_rate():
     data = one_point({"type": "sS", "s": -5, "S": 100}, lead_time=1, rate=3, size=1, horizon=2)
     expected = [D(k / 3, 1, 1, 0, 100 - k, 0, 0) for k in range(1, 6)]
     assert event_log(data) == expected
+
+
+# --------------------------------------------------------------------------- (h) review times
+def test_periodic_reviews_land_exactly_on_multiples_of_the_period():
+    # review_period 0.1 is not a binary fraction: accumulating t + 0.1 drifts by ulps
+    # (0.1 * 3 != 0.1 + 0.1 + 0.1 in floats), k * 0.1 does not. One unit is demanded every
+    # 0.05 days, so every review from t = 0.1 on orders what was taken since the last one.
+    data = one_point({"type": "base_stock", "S": 50, "review_period": 0.1}, lead_time=1,
+                     rate=20, size=1, horizon=30.05)
+    orders = [r[0] for r in event_log(data) if r[1] == "order"]
+    assert orders == [k * 0.1 for k in range(1, 301)]
+
+
+def test_lost_sales_metrics_exact():
+    # sS s=4 S=10 (initial 10), lead time 3, 3 units every day, unmet demand lost, horizon 10.
+    # t=1 oh 7 | t=2 oh 4, pos 4 -> order 6 (arr 5) | t=3 oh 1 | t=4 ship 1, lose 2, pos 6
+    # t=5 receive: oh 6; demand: oh 3, pos 3 -> order 7 (arr 8) | t=6 oh 0 | t=7 lose 3
+    # t=8 receive: oh 7; demand: oh 4 -> order 6 | t=9 oh 1 | t=10 = horizon
+    data = one_point({"type": "sS", "s": 4, "S": 10}, lead_time=3, rate=1, size=3,
+                     horizon=10, unmet="lost",
+                     costs={"holding_cost": 0.1, "ordering_cost": 5, "lost_sale_cost": 7})
+    row = simulator.run(data, progress=False).metrics.iloc[0]
+    area = 10 + 7 + 4 + 1 + 0 + 3 + 0 + 0 + 4 + 1
+    assert row["demand_units"] == 27 and row["lost_units"] == 5
+    assert row["fill_rate"] == pytest.approx(22 / 27)
+    assert row["orders_placed"] == 3 and row["avg_backorders"] == 0
+    assert row["holding_cost"] == pytest.approx(0.1 * area)
+    assert row["lost_sale_cost"] == 35 and row["ordering_cost"] == 15
+    assert row["total_cost"] == pytest.approx(0.1 * area + 15 + 35)
