@@ -232,32 +232,34 @@ class _Run:
         self.exhausted = False
 
     def results(self) -> Iterator[Any]:
-        # Between yields, SIGINT and SIGTERM are only recorded (see _Signals): the run then
-        # stops at a point of its choosing, and no handler's exception can be lost in a
+        # While this code runs, SIGINT and SIGTERM are only recorded (see _Signals): the run
+        # then stops at a point of its choosing, and no handler's exception can be lost in a
         # finalizer (``Exception ignored in __del__``), which would leave the run waiting.
         signals = _Signals()
         finished = False
         try:
-            signals.hold()
+            signals.install()
             yielded = 0
             while not signals.caught:
-                while yielded in self.done:
+                while yielded in self.done and not signals.caught:
                     for result in self.done.pop(yielded):
-                        signals.release()  # the caller's code runs with the usual handlers
+                        signals.active = False  # the caller's code: the usual handlers
                         yield result
-                        signals.hold()
+                        signals.active = True
                     yielded += 1
+                if signals.caught:
+                    break
                 self._hand_out()
                 if self.exhausted and yielded == self.sent:
                     finished = True
                     break
                 self._receive(signals)
         finally:
-            signals.hold()
+            signals.active = True
             try:
                 _stop(self.workers, finished, self.grace)
             finally:
-                signals.release(close=True)  # a signal caught meanwhile has its usual effect
+                signals.uninstall()  # a signal caught meanwhile now has its usual effect
 
     def _hand_out(self) -> None:
         """Give the next chunk to every idle worker, starting workers up to ``jobs``."""
@@ -306,7 +308,9 @@ class _Run:
             objects.append(signals.wakeup)
         # not for ever, should a signal neither reach this thread nor the wake-up pipe
         ready = set(connection.wait(objects, _WAKE_SECONDS))
-        if signals.check():
+        if signals.wakeup in ready or not ready:
+            signals.check()
+        if signals.caught:
             return
         for w in busy:
             if w.conn not in ready and w.process.sentinel not in ready:
@@ -372,67 +376,72 @@ def _join_all(workers: list[_Worker], seconds: float) -> None:
 
 
 class _Signals:
-    """SIGINT and SIGTERM held back: recorded, not acted on, until :meth:`release`.
+    """SIGINT and SIGTERM, while :attr:`active`, recorded instead of acted on.
 
-    While held (main thread only: Python runs signal handlers there), their handlers only
-    record the signal and a wake-up pipe (:func:`signal.set_wakeup_fd`) wakes the parent's
-    wait, even when another thread received the signal. :meth:`release` restores the
-    handlers and re-raises each signal caught, which then has its usual effect
-    (KeyboardInterrupt, :class:`Terminated`, or the default action).
+    :meth:`install` (main thread only: Python runs signal handlers there) sets a handler
+    that records the signal while :attr:`active` and otherwise passes it to the previous
+    handler, and a wake-up pipe (:func:`signal.set_wakeup_fd`) that wakes the parent's
+    wait even when another thread received the signal. :meth:`uninstall` restores both and
+    re-raises each signal recorded, which then has its usual effect (KeyboardInterrupt,
+    :class:`Terminated`, or the default action).
     """
 
     def __init__(self) -> None:
+        self.active = True
         self.caught: list[int] = []
         self.previous: dict[int, Any] = {}
-        self.wakeup: int | None = None   # read end of the wake-up pipe, while held
+        self.wakeup: int | None = None   # read end of the wake-up pipe
         self._write = -1
         self._old_wakeup = -1
 
-    def hold(self) -> None:
-        if self.previous or threading.current_thread() is not threading.main_thread():
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
             return
         for s in _STOP_SIGNALS:
-            handler = signal.getsignal(s)
-            if handler is not None:  # None: a handler set outside Python; leave it alone
-                self.previous[s] = signal.signal(s, self._record)
-        if self.wakeup is None:
-            self.wakeup, self._write = os.pipe()
-            os.set_blocking(self.wakeup, False)
-            os.set_blocking(self._write, False)
+            if signal.getsignal(s) is not None:  # None: set outside Python; leave it alone
+                self.previous[s] = signal.signal(s, self._handle)
+        self.wakeup, self._write = os.pipe()
+        os.set_blocking(self.wakeup, False)
+        os.set_blocking(self._write, False)
         self._old_wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
 
-    def release(self, close: bool = False) -> None:
-        """Restore the handlers and deliver the signals caught; ``close``: for good."""
-        if self.previous:
-            signal.set_wakeup_fd(self._old_wakeup)
-            for s, handler in self.previous.items():
-                signal.signal(s, handler)  # a signal still pending reaches _record first
-            self.previous.clear()
-        self.check()
-        if close:
-            self._close()
+    def uninstall(self) -> None:
+        if self.wakeup is not None:
+            mine = signal.set_wakeup_fd(self._old_wakeup)
+            if mine != self._write:  # someone else's since: leave theirs
+                signal.set_wakeup_fd(mine, warn_on_full_buffer=False)
+            os.close(self.wakeup)
+            os.close(self._write)
+            self.wakeup = None
+        for s, handler in self.previous.items():
+            if signal.getsignal(s) == self._handle:
+                signal.signal(s, handler)  # a signal still pending is recorded first
+        self.previous.clear()
         caught, self.caught = list(dict.fromkeys(self.caught)), []
         for s in caught:
             signal.raise_signal(s)
 
-    def check(self) -> bool:
-        """Whether a stopping signal came (read from the wake-up pipe too)."""
+    def check(self) -> None:
+        """Empty the wake-up pipe and run the Python handlers of signals received by any
+        thread (which this thread might otherwise only do later)."""
         if self.wakeup is not None:
             try:
-                data = os.read(self.wakeup, 512)
+                os.read(self.wakeup, 512)
             except BlockingIOError:
-                data = b""
-            self.caught += [s for s in data if s in _STOP_SIGNALS]
-        return bool(self.caught)
+                pass
+            if hasattr(signal, "pthread_sigmask"):
+                signal.pthread_sigmask(signal.SIG_BLOCK, ())  # runs pending handlers
 
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        self.caught.append(signum)
-
-    def _close(self) -> None:
-        if self.wakeup is not None:
-            os.close(self.wakeup)
-            os.close(self._write)
-            self.wakeup = None
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.active:
+            self.caught.append(signum)
+            return
+        previous = self.previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
 
 
 def _block(signums: Iterable[int]) -> set[Any] | None:
