@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
@@ -154,7 +154,7 @@ def raise_on_sigterm() -> Iterator[None]:
 def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], jobs: int,
               initializer: Callable[..., object] | None = None, initargs: tuple[Any, ...] = (),
               chunk: int = 1, context: str | BaseContext | None = None,
-              grace: float = GRACE_SECONDS) -> Iterator[R]:
+              grace: float = GRACE_SECONDS) -> Generator[R, None, None]:
     """Apply ``fn`` to every task on ``jobs`` worker processes; yield the results in task order.
 
     Parameters
@@ -231,7 +231,7 @@ class _Run:
         self.first_task = 0                    # index of the first task of the next chunk
         self.exhausted = False
 
-    def results(self) -> Iterator[Any]:
+    def results(self) -> Generator[Any, None, None]:
         # While this code runs, SIGINT and SIGTERM are only recorded (see _Signals): the run
         # then stops at a point of its choosing, and no handler's exception can be lost in a
         # finalizer (``Exception ignored in __del__``), which would leave the run waiting.
