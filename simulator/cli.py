@@ -14,7 +14,7 @@ from typing import Any
 
 from simulator.errors import UserError
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         _parser().print_help(sys.stderr)
         return EXIT_USAGE
+    from simulator.experiment.pool import RemoteError, Terminated, WorkerDied, raise_on_sigterm
     try:
-        return _run(args, argv) if args.command == "run" else _validate(args)
+        with raise_on_sigterm():
+            return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -122,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; no results were written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated; no results were written", file=sys.stderr)
+        return EXIT_TERMINATED
+    except (WorkerDied, RemoteError) as exc:  # a worker process crashed: not the user's input
+        print(f"error: {exc}; no results were written", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

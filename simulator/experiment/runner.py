@@ -5,17 +5,17 @@ results do not depend on how many processes run them or in which order.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any
 
 from simulator.errors import Problem, ScenarioError, UserError
 from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
+from simulator.experiment.pool import run_tasks
 from simulator.experiment.progress import progress as _progress
 from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.results import Results
@@ -37,10 +37,9 @@ def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[Replicat
 
 
 def _use_path(path: list[str]) -> None:
-    """Worker set-up: the parent's import path; Ctrl-C is the parent's to handle (it stops
-    the workers), so a worker does not print a traceback of its own."""
+    """Worker set-up: the parent's import path, so `module:Class` policies found next to the
+    scenario file import there too, whatever the start method (fork, spawn, forkserver)."""
     sys.path[:] = path
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _one(args: tuple[Scenario, int, int]) -> ReplicationResult:
@@ -49,19 +48,14 @@ def _one(args: tuple[Scenario, int, int]) -> ReplicationResult:
 
 def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
               bar: Any) -> Iterator[ReplicationResult]:
-    # workers get this process's import path, so `module:Class` policies found next to
-    # the scenario file import there too, whatever the start method (fork, spawn, forkserver)
-    pool = multiprocessing.Pool(jobs, initializer=_use_path, initargs=(list(sys.path),))
-    try:
-        for res in pool.imap(_one, [(sc, r, seed) for r in reps]):  # in replication order
+    # simulator.experiment.pool: a worker that raises, dies or is interrupted stops every
+    # worker at once and the error reaches the caller; results come in replication order
+    tasks = ((sc, r, seed) for r in reps)
+    with closing(run_tasks(_one, tasks, jobs, initializer=_use_path,
+                           initargs=(list(sys.path),))) as results:
+        for res in results:
             yield res
             bar.update(1)
-        pool.close()
-    except BaseException:  # an error in a replication, or Ctrl-C: stop every worker now
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
 
 
 def _arg(key: str, message: str) -> UserError:
