@@ -253,10 +253,21 @@ class Empirical(_Dist):
         return rng.choice(np.asarray(self.values, float), size=n, p=self._p())
 
 
-KINDS: dict[str, type[_Dist]] = {
+class _Kinds(dict):  # type: ignore[type-arg]
+    """The kinds by name; ``x in KINDS`` is False (not a TypeError) for a list or mapping,
+    so code asking about whatever a user wrote under ``dist`` cannot crash."""
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return super().__contains__(key)
+        except TypeError:
+            return False
+
+
+KINDS: dict[str, type[_Dist]] = _Kinds({
     "constant": Constant, "gamma": Gamma, "exponential": Exponential, "normal": Normal,
     "uniform": Uniform, "poisson": Poisson, "empirical": Empirical,
-}
+})
 
 
 def _parse(value: Any) -> Any:

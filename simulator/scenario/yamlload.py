@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,11 @@ class _Builder:
         self.lines: dict[Path_, int] = {}
         self.problems: list[Problem] = []
         self.root: Any = None
+        self.plain: dict[str, Any] = {}  # plain scalar text -> value
+        self.handlers: dict[type, Callable[[Any, int], None]] = {
+            ev.ScalarEvent: self._scalar, ev.AliasEvent: self._alias,
+            ev.SequenceStartEvent: self._start, ev.MappingStartEvent: self._start,
+            ev.SequenceEndEvent: self._end, ev.MappingEndEvent: self._end}
 
     # where the next node goes
     def _slot(self, line: int) -> tuple[str, Path_]:
@@ -264,22 +270,19 @@ class _Builder:
         frame.value.update(explicit)
 
     def feed(self, event: ev.Event) -> None:
-        line = _line(event)
-        if isinstance(event, ev.ScalarEvent):
-            self._scalar(event, line)
-        elif isinstance(event, ev.AliasEvent):
-            self._alias(event, line)
-        elif isinstance(event, (ev.SequenceStartEvent, ev.MappingStartEvent)):
-            self._start(event, line)
-        elif isinstance(event, (ev.SequenceEndEvent, ev.MappingEndEvent)):
-            self._end(line)
+        handler = self.handlers.get(type(event))
+        if handler is not None:
+            handler(event, _line(event))
 
     def _scalar(self, event: ev.ScalarEvent, line: int) -> None:
         role, _ = self._slot(line)
         self._count(1, line)
         if event.tag is None and event.implicit[0]:
-            value = resolve_plain(event.value)
-            if role == "key" and event.value == "<<":
+            text = event.value
+            value = self.plain.get(text, _NO_KEY)
+            if value is _NO_KEY:  # resolve each distinct text once (keys repeat a lot)
+                value = self.plain[text] = resolve_plain(text)
+            if role == "key" and text == "<<":
                 value = _MERGE
         elif event.tag is None:
             value = event.value
@@ -319,7 +322,7 @@ class _Builder:
             self.open_anchors.add(event.anchor)
         self.stack.append(frame)
 
-    def _end(self, line: int) -> None:
+    def _end(self, event: ev.CollectionEndEvent, line: int) -> None:
         frame = self.stack.pop()
         if isinstance(frame.value, dict):
             self._close_mapping(frame)
