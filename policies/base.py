@@ -30,6 +30,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
 
 #: largest magnitude of a policy parameter (units or days), as of every scenario number
 LIMIT = 1e12
+#: smallest positive review period (days); 0 means continuous review
+TINY = 1e-12
 
 
 def _at_most_limit(value: Any) -> Any:
@@ -46,10 +48,18 @@ def _at_most_limit(value: Any) -> Any:
     return value
 
 
+def _zero_or_not_tiny(value: Any) -> Any:
+    """Like :func:`_at_most_limit`, and a positive value must be at least TINY."""
+    value = _at_most_limit(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < TINY:
+        raise ValueError("must be 0 or at least 1e-12")
+    return value
+
+
 # Strict: numbers must be numbers (a boolean or a quoted string is an error).
-#: a number in [0, 1e12]
+#: a number: 0 or in [1e-12, 1e12]
 NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False),
-                   BeforeValidator(_at_most_limit)]
+                   BeforeValidator(_zero_or_not_tiny)]
 #: a number in [-1e12, 1e12]
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False), BeforeValidator(_at_most_limit)]
 

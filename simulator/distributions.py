@@ -34,8 +34,8 @@ from pydantic import (
 #: distribution parameters and policy levels. Checked before any conversion to float, so an
 #: integer of hundreds of digits is reported, never overflows.
 LIMIT = 1e12
-#: smallest value of a number that must be positive (horizon, a rate, a mean), so that
-#: ``1 / value`` and the like stay far from overflow
+#: smallest positive value of any scenario number (a non-negative one may also be 0), so
+#: that ``1 / rate``, ``ordering_cost / holding_cost`` and the like stay far from overflow
 TINY = 1e-12
 #: range of a gamma distribution's coefficient of variation (shape ``1/cv**2`` within
 #: [1e-6, 1e12], where numpy's gamma sampler gives finite draws)
@@ -48,11 +48,12 @@ def _fmt(x: float) -> str:
 
 
 def in_range(low: float, high: float = LIMIT, *, below: str) -> BeforeValidator:
-    """A check, run before any float conversion, that a finite number lies in [low, high].
+    """A check, run before any float conversion, that a finite positive number lies in
+    [low, high] (0 itself is left to the field's own ``ge``/``gt``).
 
     Non-numbers, booleans, infinities and NaN pass through to pydantic's own checks (which
-    reject them); so do values below ``low`` that are within ``-LIMIT`` (pydantic's
-    ``ge``/``gt`` message for them). ``below`` is the message for hugely negative values.
+    reject them); so do values <= 0 that are within ``-LIMIT`` (pydantic's ``ge``/``gt``
+    message for them). ``below`` is the message for hugely negative values.
     """
     def check(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -63,16 +64,17 @@ def in_range(low: float, high: float = LIMIT, *, below: str) -> BeforeValidator:
             raise ValueError(f"must be at most {_fmt(high)}")
         if value < -LIMIT:
             raise ValueError(below)
-        if 0 < low and 0 < value < low:
-            raise ValueError(f"must be at least {_fmt(low)}")
+        if 0 < value < low:
+            zero = "0 or " if below.endswith("equal to 0") else ""
+            raise ValueError(f"must be {zero}at least {_fmt(low)}")
         return value
     return BeforeValidator(check)
 
 
 # Strict: a number must be a number in the file (no booleans, no quoted strings).
-#: a non-negative number, at most LIMIT
+#: a non-negative number: 0 or in [TINY, LIMIT]
 NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False),
-                   in_range(0, below="input should be greater than or equal to 0")]
+                   in_range(TINY, below="input should be greater than or equal to 0")]
 #: a positive number in [TINY, LIMIT]
 Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False),
                 in_range(TINY, below="input should be greater than 0")]
@@ -281,6 +283,8 @@ def _parse(value: Any) -> Any:
             raise ValueError(f"must be a finite number >= 0, got {_SHORT.repr(value)}")
         if value > LIMIT:
             raise ValueError(f"must be at most {_fmt(LIMIT)}")
+        if 0 < value < TINY:
+            raise ValueError(f"must be 0 or at least {_fmt(TINY)}")
         return Constant.model_validate({"value": value})
     if isinstance(value, dict):
         kind = value.get("dist")

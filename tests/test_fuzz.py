@@ -144,7 +144,8 @@ def expected_events(sc: simulator.Scenario, days: float) -> float:
 
 
 def check_mutant(folder: Path, content: bytes) -> str:
-    """Validate (and, if valid, briefly run) one mutant; the outcome's name."""
+    """Validate (and, if valid, briefly run) one mutant; the outcome's name (and, for a
+    run that failed with a user error, the first problem)."""
     path = folder / "mutant.yaml"
     path.write_bytes(content)
     out, err = io.StringIO(), io.StringIO()
@@ -156,7 +157,7 @@ def check_mutant(folder: Path, content: bytes) -> str:
         assert lines, "exit status 2 without a problem"
         for line in lines:
             assert line.startswith(f"{path}:") and PROBLEM.match(line), line
-        return "problems"
+        return "problems: " + "; ".join(line[len(str(path)):] for line in lines)[:300]
     assert out.getvalue() == "ok\n"
     sc = simulator.load(path)
     if expected_events(sc, RUN_DAYS) > MAX_EVENTS:
@@ -164,8 +165,8 @@ def check_mutant(folder: Path, content: bytes) -> str:
     short = sc.model_copy(update={"horizon": RUN_DAYS, "warmup": 0.0, "replications": 1})
     try:
         simulator.run(short, progress=False)
-    except UserError:
-        return "ok-run-user-error"
+    except UserError as exc:  # e.g. a policy that cannot work with the mutated numbers
+        return f"ok-run-user-error: {exc.problems[0]}"
     return "ok-ran"
 
 

@@ -5,10 +5,11 @@ per order (ordering) or per unit (lost sale). Numbers are strict: a boolean or
 a quoted string where a number belongs is an error, not a silent conversion.
 
 Ranges (so that a scenario that validates also runs, without overflow): every number
-is at most 1e12 in magnitude (:data:`simulator.distributions.LIMIT`); a number that
-must be positive (horizon, rate, a distribution's mean) is at least 1e-12
-(:data:`~simulator.distributions.TINY`); the horizon alone may reach 1e18 days;
-``replications`` is in [1, 1e6] and ``seed`` in [0, 2**64 - 1].
+is at most 1e12 in magnitude (:data:`simulator.distributions.LIMIT`), except the
+horizon (at most 1e18 days); a positive number is at least 1e-12
+(:data:`~simulator.distributions.TINY`), so a non-negative one is 0 or in [1e-12, 1e12];
+a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` in
+[0, 2**64 - 1]. Out-of-range numbers are reported before any float conversion.
 """
 from __future__ import annotations
 
