@@ -22,14 +22,46 @@ when the scenario is validated, so a sweep can address ``policy.s``.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+
+#: largest magnitude of a policy parameter (units or days), as of every scenario number
+LIMIT = 1e12
+#: smallest positive review period (days); 0 means continuous review
+TINY = 1e-12
+
+
+def _at_most_limit(value: Any) -> Any:
+    """Refuse a finite number beyond +-LIMIT before any float conversion (a 400-digit
+    integer would overflow); anything else is left to pydantic's checks."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return value
+    if value > LIMIT:
+        raise ValueError("must be at most 1e12")
+    if value < -LIMIT:
+        raise ValueError("must be at least -1e12")
+    return value
+
+
+def _zero_or_not_tiny(value: Any) -> Any:
+    """Like :func:`_at_most_limit`, and a positive value must be at least TINY."""
+    value = _at_most_limit(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < TINY:
+        raise ValueError("must be 0 or at least 1e-12")
+    return value
+
 
 # Strict: numbers must be numbers (a boolean or a quoted string is an error).
-NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
-Finite = Annotated[float, Strict(), Field(allow_inf_nan=False)]
+#: a number: 0 or in [1e-12, 1e12]
+NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False),
+                   BeforeValidator(_zero_or_not_tiny)]
+#: a number in [-1e12, 1e12]
+Finite = Annotated[float, Strict(), Field(allow_inf_nan=False), BeforeValidator(_at_most_limit)]
 
 
 @dataclass(frozen=True)

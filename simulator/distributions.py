@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import reprlib
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
@@ -29,9 +30,61 @@ from pydantic import (
     model_validator,
 )
 
+#: largest magnitude of any scenario number: quantities (units), times (days), rates, costs,
+#: distribution parameters and policy levels. Checked before any conversion to float, so an
+#: integer of hundreds of digits is reported, never overflows.
+LIMIT = 1e12
+#: smallest positive value of any scenario number (a non-negative one may also be 0), so
+#: that ``1 / rate``, ``ordering_cost / holding_cost`` and the like stay far from overflow
+TINY = 1e-12
+#: range of a gamma distribution's coefficient of variation (shape ``1/cv**2`` within
+#: [1e-6, 1e12], where numpy's gamma sampler gives finite draws)
+CV_RANGE = (1e-6, 1e3)
+
+
+def _fmt(x: float) -> str:
+    """``1e12``, ``1e-06`` -> ``1e-6``: bounds as a user would write them."""
+    return f"{x:g}".replace("e+", "e").replace("e-0", "e-")
+
+
+def in_range(low: float, high: float = LIMIT, *, below: str) -> BeforeValidator:
+    """A check, run before any float conversion, that a finite positive number lies in
+    [low, high] (0 itself is left to the field's own ``ge``/``gt``).
+
+    Non-numbers, booleans, infinities and NaN pass through to pydantic's own checks (which
+    reject them); so do values <= 0 that are within ``-LIMIT`` (pydantic's ``ge``/``gt``
+    message for them). ``below`` is the message for hugely negative values.
+    """
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            return value
+        if value > high:
+            raise ValueError(f"must be at most {_fmt(high)}")
+        if value < -LIMIT:
+            raise ValueError(below)
+        if 0 < value < low:
+            zero = "0 or " if below.endswith("equal to 0") else ""
+            raise ValueError(f"must be {zero}at least {_fmt(low)}")
+        return value
+    return BeforeValidator(check)
+
+
 # Strict: a number must be a number in the file (no booleans, no quoted strings).
-NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+#: a non-negative number: 0 or in [TINY, LIMIT]
+NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False),
+                   in_range(TINY, below="input should be greater than or equal to 0")]
+#: a positive number in [TINY, LIMIT]
+Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False),
+                in_range(TINY, below="input should be greater than 0")]
+#: a gamma coefficient of variation, in CV_RANGE
+CV = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False),
+               in_range(*CV_RANGE, below="input should be greater than 0")]
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlong = 40
 
 #: batch sizes for drawing variates: small first (short runs waste little), then large
 _BATCHES = (16, 64, 256, 1024)
@@ -80,7 +133,7 @@ class Constant(_Dist):
 class Gamma(_Dist):
     dist: Literal["gamma"]
     mean_: Pos = Field(alias="mean")
-    cv: Pos
+    cv: CV
 
     def mean(self) -> float:
         return self.mean_
@@ -202,10 +255,21 @@ class Empirical(_Dist):
         return rng.choice(np.asarray(self.values, float), size=n, p=self._p())
 
 
-KINDS: dict[str, type[_Dist]] = {
+class _Kinds(dict):  # type: ignore[type-arg]
+    """The kinds by name; ``x in KINDS`` is False (not a TypeError) for a list or mapping,
+    so code asking about whatever a user wrote under ``dist`` cannot crash."""
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return super().__contains__(key)
+        except TypeError:
+            return False
+
+
+KINDS: dict[str, type[_Dist]] = _Kinds({
     "constant": Constant, "gamma": Gamma, "exponential": Exponential, "normal": Normal,
     "uniform": Uniform, "poisson": Poisson, "empirical": Empirical,
-}
+})
 
 
 def _parse(value: Any) -> Any:
@@ -215,17 +279,21 @@ def _parse(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number or a distribution mapping, got a boolean")
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"must be a finite number >= 0, got {value!r}")
+        if (isinstance(value, float) and not math.isfinite(value)) or value < 0:
+            raise ValueError(f"must be a finite number >= 0, got {_SHORT.repr(value)}")
+        if value > LIMIT:
+            raise ValueError(f"must be at most {_fmt(LIMIT)}")
+        if 0 < value < TINY:
+            raise ValueError(f"must be 0 or at least {_fmt(TINY)}")
         return Constant.model_validate({"value": value})
     if isinstance(value, dict):
         kind = value.get("dist")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             names = ", ".join(KINDS)
-            got = "no 'dist' key" if kind is None else f"unknown dist {kind!r}"
+            got = "no 'dist' key" if kind is None else f"unknown dist {_SHORT.repr(kind)}"
             raise ValueError(f"{got}; expected one of: {names}")
         return KINDS[kind].model_validate(value)
-    raise ValueError(f"expected a number or a distribution mapping, got {value!r}")
+    raise ValueError(f"expected a number or a distribution mapping, got {_SHORT.repr(value)}")
 
 
 def _dump(d: Any) -> Any:

@@ -33,8 +33,20 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        """``FILE:LINE: dotted.key: message`` on exactly one line: control characters, line
+        breaks and other unprintable characters in any part are shown escaped (``\\n``)."""
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.key}: {self.message}"
+        return f"{_one_line(where)}: {_one_line(self.key)}: {_one_line(self.message)}"
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every unprintable character escaped, so it fits on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _ESCAPES.get(c) or repr(c)[1:-1] for c in text)
 
 
 class UserError(Exception):

@@ -455,7 +455,8 @@ def test_negative_constant_lead_time(tmp_path):
 
 
 @pytest.mark.parametrize("size, key, fragment", [
-    ("yes", "customers.0.demand.widget.size", "got a boolean"),
+    ("true", "customers.0.demand.widget.size", "got a boolean"),
+    ("yes", "customers.0.demand.widget.size", "got 'yes'"),  # YAML 1.2: yes is text
     ("{dist: uniform, low: 3, high: 1}", "customers.0.demand.widget.size",
      "high must be at least low"),
     ("{dist: lognormal, mean: 2}", "customers.0.demand.widget.size", "unknown dist 'lognormal'"),

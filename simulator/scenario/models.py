@@ -3,6 +3,13 @@
 Units: time in days, rates per day, costs per unit per day (holding, backorder),
 per order (ordering) or per unit (lost sale). Numbers are strict: a boolean or
 a quoted string where a number belongs is an error, not a silent conversion.
+
+Ranges (so that a scenario that validates also runs, without overflow): every number
+is at most 1e12 in magnitude (:data:`simulator.distributions.LIMIT`), except the
+horizon (at most 1e18 days); a positive number is at least 1e-12
+(:data:`~simulator.distributions.TINY`), so a non-negative one is 0 or in [1e-12, 1e12];
+a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` in
+[0, 2**64 - 1]. Out-of-range numbers are reported before any float conversion.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from pydantic import (
 )
 
 import policies
-from simulator.distributions import Constant, Distribution
+from simulator.distributions import TINY, Constant, Distribution, NonNeg, Pos, in_range
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
@@ -51,8 +58,11 @@ def _freeze(value: dict[Any, Any]) -> FrozenDict:
 
 
 Id = Annotated[str, Strict(), AfterValidator(_check_id)]
-NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False)]
-Pos = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False)]
+
+
+#: the run length (days): positive, at most 1e18 (the cross-checks' stand-in for a bad horizon)
+Horizon = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False),
+                    in_range(TINY, 1e18, below="input should be greater than 0")]
 
 
 class _Model(BaseModel):
@@ -126,10 +136,10 @@ class Scenario(_Model):
 
     name: Annotated[str, Strict(), Field(min_length=1, max_length=200)]
     description: Annotated[str, Strict()] = ""
-    horizon: Pos
+    horizon: Horizon
     warmup: NonNeg = 0.0
     replications: Annotated[int, Strict(), Field(ge=1, le=1_000_000)] = 1
-    seed: Annotated[int, Strict(), Field(ge=0)] = 0
+    seed: Annotated[int, Strict(), Field(ge=0, le=2**64 - 1)] = 0
     products: Annotated[tuple[Product, ...], Field(min_length=1)]
     suppliers: tuple[Supplier, ...] = ()
     warehouses: Annotated[tuple[Warehouse, ...], Field(min_length=1)]
