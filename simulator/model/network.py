@@ -17,7 +17,7 @@ from simulator import rng
 from simulator.distributions import Exponential
 from simulator.model.events import DEMAND, RECEIPT, Call, Fanout, StockListener
 from simulator.model.stockpoint import StockPoint
-from simulator.scenario.derived import lead_time_of, policy_contexts
+from simulator.scenario.derived import lead_times, policy_contexts
 from simulator.scenario.models import Demand, Scenario
 
 
@@ -120,9 +120,10 @@ class Network:
         for i, w in enumerate(self.scenario.warehouses):
             for pid, inv in w.inventory.items():
                 params = {k: v for k, v in inv.policy.items() if k != "type"}
-                policy = policies.build(params, policies.resolve(inv.policy["type"]))
+                cls = policies.resolve(inv.policy["type"])
+                policy = policies.build(params, cls)
                 ctx = self.contexts[(w.id, pid)]
-                if hasattr(policy, "prepare"):
+                if policies.derives(cls):
                     policy.prepare(ctx)
                 initial = inv.initial
                 if initial is None:
@@ -132,10 +133,11 @@ class Network:
                 self.stock[(w.id, pid)] = sp
 
     def _build_lanes(self) -> None:
+        dists = lead_times(self.scenario)
         for w in self.scenario.warehouses:
             for pid, inv in w.inventory.items():
                 sp = self.stock[(w.id, pid)]
-                dist = lead_time_of(self.scenario, w.id, pid)
+                dist = dists[(w.id, pid)]
                 times = dist.stream(self._stream(f"lead_time/{w.id}/{pid}"))
                 lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)))
                 sp.replenish = lane.order
