@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ}
+_BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 
 
@@ -227,6 +228,26 @@ def derives(cls: type) -> bool:
     return callable(prepare) and prepare is not Policy.prepare
 
 
+def default_initial(spec: dict[str, Any]) -> float:
+    """The default initial stock (units) of a policy whose ``spec`` was already validated
+    (by :func:`validate`): its ``order_up_to`` level if it has one, else 0, never negative.
+
+    A built-in policy is assembled without validating its parameters again; any other class
+    is built (a class that cannot be built before ``prepare`` gives 0).
+    """
+    params = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        cls = resolve(spec["type"])
+        if cls in _BUILTIN_CLASSES and issubclass(cls, BaseModel):
+            policy = cls.model_construct(**params)  # already validated: no second check
+        else:
+            policy = build(params, cls)
+        level = getattr(policy, "order_up_to", None)
+    except Exception:  # a user policy that needs prepare(): start empty
+        level = None
+    return max(0.0, float(level or 0.0))
+
+
 def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     """Check a ``{type: ..., **params}`` mapping; return it with defaults filled.
 
@@ -252,4 +273,5 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     return {"type": name, **checked}
 
 
-__all__ += ["ValidationError", "check_params", "derives", "param_names", "validate"]
+__all__ += ["ValidationError", "check_params", "default_initial", "derives", "param_names",
+            "validate"]

@@ -127,3 +127,39 @@ def test_renamed_file_works_and_builtin_module_path_still_resolves(tmp_path, mon
     sc = simulator.load(path)
     assert sc.warehouses[0].inventory["p"].policy["type"] == "my_policies_shadow_test:MyPolicy"
     assert policies.resolve("policies:SS", [str(tmp_path)]) is SS
+
+
+@pytest.mark.parametrize(("spec", "want"), [
+    ({"type": "sS", "s": 5.0, "S": 20.0, "review_period": 0.0}, 20.0),
+    ({"type": "base_stock", "S": -3.0, "review_period": 1.0}, 0.0),
+    ({"type": "rQ", "r": 5.0, "Q": 10.0, "review_period": 0.0}, 0.0),
+    ({"type": "eoq", "r": None, "Q": None, "service_level": 0.9, "review_period": 0.0}, 0.0),
+])
+def test_default_initial_is_the_order_up_to_level(spec, want):
+    assert policies.default_initial(spec) == want
+    # the same as building the policy the slow way
+    built = policies.build({k: v for k, v in spec.items() if k != "type"},
+                           policies.resolve(spec["type"]))
+    assert want == max(0.0, float(getattr(built, "order_up_to", None) or 0.0))
+
+
+def test_default_initial_of_a_users_class(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "my_level_policies.py").write_text(textwrap.dedent('''
+        class Level:
+            review_period = 0
+            def __init__(self, level: float = 5):
+                self.order_up_to = 2 * level
+            def order_quantity(self, view):
+                return 0.0
+
+        class NeedsPrepare:
+            review_period = 0
+            @property
+            def order_up_to(self):
+                raise RuntimeError("call prepare first")
+            def order_quantity(self, view):
+                return 0.0
+    '''))
+    assert policies.default_initial({"type": "my_level_policies:Level", "level": 4.0}) == 8.0
+    assert policies.default_initial({"type": "my_level_policies:NeedsPrepare"}) == 0.0
