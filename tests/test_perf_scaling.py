@@ -53,7 +53,7 @@ def test_eoq_reorder_point_uses_the_exact_normal_quantile(level):
 
 def _fresh(code: str) -> str:
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True)
+                         text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     return out.stdout.strip()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -44,7 +45,7 @@ def test_builtin_names_do_not_scan_entry_points(scans):
 
 def test_validating_builtin_policies_does_not_scan(scans):
     policies.validate({"type": "sS", "s": 1, "S": 5})
-    simulator.load("scenarios/quickstart.yaml")
+    simulator.load(Path(__file__).parents[1] / "scenarios" / "quickstart.yaml")
     assert scans == []
 
 
