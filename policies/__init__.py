@@ -7,12 +7,14 @@ Python path, the scenario file's folder or the current folder).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
 import sys
 import typing
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_model
@@ -36,6 +38,7 @@ __all__ = [
 ]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ}
+_BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 
 
@@ -43,15 +46,36 @@ class UnknownPolicy(ValueError):
     """A policy name that is not registered and not an importable ``module:Class``."""
 
 
+@functools.cache
+def _plugins() -> dict[str, Any]:
+    """The entry points of the ``simulator.policies`` group by name, not loaded (the first
+    of a name wins). Scanning every installed package's metadata costs milliseconds, so
+    it is done at most once per process, and only when a name is not built in."""
+    found: dict[str, Any] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep)
+    return found
+
+
+@functools.cache
+def _load_plugin(name: str) -> type | None:
+    """The class of entry point ``name``; None if there is none or it fails to load."""
+    ep = _plugins().get(name)
+    if ep is None or name in BUILTIN:
+        return None
+    try:
+        return ep.load()  # type: ignore[no-any-return]
+    except Exception:  # a broken plug-in must not break the others
+        return None
+
+
 def available() -> dict[str, type]:
     """Every registered policy by name: built-ins, then entry points."""
     found = dict(BUILTIN)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in found:
-            try:
-                found[ep.name] = ep.load()
-            except Exception:  # a broken plug-in must not break the others
-                continue
+    for name in _plugins():
+        cls = _load_plugin(name)
+        if cls is not None and name not in found:
+            found[name] = cls
     return found
 
 
@@ -69,6 +93,33 @@ def _import(module_name: str) -> Any:
             from None
 
 
+def _shadowed_file(search: list[str]) -> Path | None:
+    """A user's ``policies.py`` (or ``policies/`` package) in one of the search folders."""
+    for folder in search:
+        for candidate in (Path(folder) / "policies.py", Path(folder) / "policies"):
+            if candidate.exists() and candidate.resolve() != Path(__file__).resolve().parent:
+                return candidate
+    return None
+
+
+def _check_not_shadowed(module: Any, attr: str, search: list[str]) -> None:
+    """``policies:Class`` names this package; if the user meant a file of their own called
+    ``policies.py`` (shadowed by this package), say so instead of "no class"."""
+    if module is not sys.modules[__name__]:
+        return
+    theirs = _shadowed_file(search)
+    if theirs is None and isinstance(getattr(module, attr, None), type):
+        return  # e.g. policies:SS, a built-in class by its module path
+    fix = (f"rename your file (e.g. my_policies.py) and use type: \"my_policies:{attr}\"")
+    if theirs is not None:
+        raise UnknownPolicy(f"module 'policies' is the simulator's own package of built-in "
+                            f"policies, so your file {theirs} cannot be imported under that "
+                            f"name: {fix}")
+    raise UnknownPolicy(f"module 'policies' (the simulator's own package of built-in policies) "
+                        f"has no class {attr!r}; if {attr} is in a file of yours called "
+                        f"policies.py, that name is taken: {fix}")
+
+
 def _import_class(name: str, search: list[str]) -> type:
     module_name, _, attr = name.partition(":")
     module = _import(module_name)
@@ -80,6 +131,7 @@ def _import_class(name: str, search: list[str]) -> type:
     if module is None:
         raise UnknownPolicy(f"cannot import module {module_name!r} (looked on the Python "
                             "path, next to the scenario file and in the current folder)")
+    _check_not_shadowed(module, attr, search)
     cls = getattr(module, attr, None)
     if not isinstance(cls, type):
         raise UnknownPolicy(f"module {module_name!r} has no class {attr!r}")
@@ -89,13 +141,17 @@ def _import_class(name: str, search: list[str]) -> type:
 
 
 def resolve(name: str, search: list[str] | None = None) -> type:
-    """The policy class called ``name`` (a registered name or ``module:Class``)."""
+    """The policy class called ``name``: a built-in name (no scan), else a name from the
+    ``simulator.policies`` entry points (scanned once per process), else ``module:Class``."""
+    cls = BUILTIN.get(name)
+    if cls is not None:
+        return cls
     if ":" in name:
         return _import_class(name, search or [])
-    registry = available()
-    if name in registry:
-        return registry[name]
-    valid = ", ".join(sorted(registry, key=str.lower))
+    cls = _load_plugin(name)
+    if cls is not None:
+        return cls
+    valid = ", ".join(sorted(available(), key=str.lower))
     raise UnknownPolicy(f"unknown policy type {name!r}; valid types: {valid} "
                         "(or 'module:Class' for your own)")
 
@@ -165,6 +221,33 @@ def build(params: dict[str, Any], cls: type) -> Any:
             from None
 
 
+def derives(cls: type) -> bool:
+    """Whether a policy class has a ``prepare(context)`` that does something (not the
+    no-op default of :class:`Policy`), i.e. whether it must be prepared before a run."""
+    prepare = getattr(cls, "prepare", None)
+    return callable(prepare) and prepare is not Policy.prepare
+
+
+def default_initial(spec: dict[str, Any]) -> float:
+    """The default initial stock (units) of a policy whose ``spec`` was already validated
+    (by :func:`validate`): its ``order_up_to`` level if it has one, else 0, never negative.
+
+    A built-in policy is assembled without validating its parameters again; any other class
+    is built (a class that cannot be built before ``prepare`` gives 0).
+    """
+    params = {k: v for k, v in spec.items() if k != "type"}
+    try:
+        cls = resolve(spec["type"])
+        if cls in _BUILTIN_CLASSES and issubclass(cls, BaseModel):
+            policy = cls.model_construct(**params)  # already validated: no second check
+        else:
+            policy = build(params, cls)
+        level = getattr(policy, "order_up_to", None)
+    except Exception:  # a user policy that needs prepare(): start empty
+        level = None
+    return max(0.0, float(level or 0.0))
+
+
 def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     """Check a ``{type: ..., **params}`` mapping; return it with defaults filled.
 
@@ -180,8 +263,9 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
         raise ValueError("type must be a string")
     cls = resolve(name, search)
     params = {k: v for k, v in spec.items() if k != "type"}
-    checked = check_params(params, cls)
-    policy = build(params, cls)
+    policy = build(params, cls)  # checks the parameters too
+    checked = policy.model_dump() if isinstance(policy, BaseModel) \
+        else check_params(params, cls)
     period = getattr(policy, "review_period", 0)
     if isinstance(period, bool) or not isinstance(period, (int, float)) \
             or not math.isfinite(period) or period < 0:
@@ -189,4 +273,5 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     return {"type": name, **checked}
 
 
-__all__ += ["ValidationError", "check_params", "param_names", "validate"]
+__all__ += ["ValidationError", "check_params", "default_initial", "derives", "param_names",
+            "validate"]

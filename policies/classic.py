@@ -6,6 +6,7 @@ every ``review_period`` days) is handled by the model.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Annotated, Any
 
 from pydantic import Field, Strict, model_validator
@@ -110,9 +111,7 @@ def eoq_quantity(ctx: PolicyContext) -> float:
 
 def eoq_reorder_point(ctx: PolicyContext, service_level: float, review_period: float) -> float:
     """Mean demand over lead time + review period plus normal-approximation safety stock."""
-    from scipy.stats import norm
-
     t = ctx.lead_time_mean + review_period
     mu = ctx.demand_rate * t
     var = ctx.demand_var_rate * t + ctx.demand_rate ** 2 * ctx.lead_time_var
-    return mu + float(norm.ppf(service_level)) * math.sqrt(var)
+    return mu + NormalDist().inv_cdf(service_level) * math.sqrt(var)

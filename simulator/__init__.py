@@ -4,19 +4,30 @@
 >>> res = simulator.run("scenarios/quickstart.yaml", replications=10, seed=1)  # doctest: +SKIP
 >>> res.metrics, res.summary                                                     # doctest: +SKIP
 >>> res.save("results/x")                                                        # doctest: +SKIP
+
+``import simulator`` is cheap: :func:`run`, :func:`load`, :class:`Results` and
+:class:`Scenario` are imported on first use (PEP 562), so the command line does not pay
+for pandas, pydantic or SimPy before it needs them.
 """
 from __future__ import annotations
 
-from simulator.errors import Problem, ScenarioError, UserError
-from simulator.experiment.runner import run
-from simulator.results import Results
-from simulator.scenario import Scenario, load
+import importlib
+from typing import TYPE_CHECKING, Any
 
-try:
-    from importlib.metadata import version as _version
-    __version__ = _version("simulator")
-except Exception:  # pragma: no cover - running from a source tree without install
-    __version__ = "0+unknown"
+from simulator.errors import Problem, ScenarioError, UserError
+
+if TYPE_CHECKING:  # the real names, for type checkers and IDEs
+    from simulator.experiment.runner import run
+    from simulator.results import Results
+    from simulator.scenario import Scenario, load
+
+#: public name -> module that defines it (imported on first access)
+_LAZY = {
+    "run": "simulator.experiment.runner",
+    "Results": "simulator.results",
+    "Scenario": "simulator.scenario",
+    "load": "simulator.scenario",
+}
 
 __all__ = [
     "Problem",
@@ -28,3 +39,28 @@ __all__ = [
     "load",
     "run",
 ]
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("simulator")
+    except Exception:  # pragma: no cover - running from a source tree without install
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    """Import :func:`run`, :func:`load`, :class:`Results`, :class:`Scenario` and
+    ``__version__`` on first access, then keep them as ordinary module attributes."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name == "__version__":
+        value = _version()
+    else:
+        raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -100,8 +100,9 @@ class MetricsCollector:
         """One dict per stock point with the SPEC metric columns."""
         days = end - self.start
         out = []
+        products = {p.id: p for p in self.network.scenario.products}
         for (wid, pid), st in self.stats.items():
-            prod = self.network.scenario.product(pid)
+            prod = products[pid]
             out.append({"warehouse": wid, "product": pid, **metric_values(st, prod, days)})
         return out
 

@@ -59,23 +59,32 @@ def _sources(sc: Scenario) -> Found:
 
 def _cycles(sc: Scenario) -> Found:
     """Sourcing loops through two or more warehouses (self-sourcing is reported by _sources;
-    a source that is a supplier id ends the chain, as it does in _sources)."""
+    a source that is a supplier id ends the chain, as it does in _sources).
+
+    Each stock point is walked once (linear time, no recursion); a loop is reported at its
+    member that comes first in the file, and shown from there."""
     suppliers = {s.id for s in sc.suppliers}
     source = {(w.id, pid): inv.source for w in sc.warehouses for pid, inv in w.inventory.items()
               if inv.source not in suppliers and inv.source != w.id}
+    order = {key: i for i, key in enumerate(source)}
     index = {w.id: i for i, w in enumerate(sc.warehouses)}
-    reported: set[frozenset[str]] = set()
-    for (wid, pid) in source:
-        chain = [wid]
-        node = source.get((wid, pid))
-        while node is not None and (node, pid) in source and node not in chain:
-            chain.append(node)
-            node = source[(node, pid)]
-        if node == wid and frozenset(chain) not in reported:
-            reported.add(frozenset(chain))
-            loop = " -> ".join([*chain, wid])
-            yield (("warehouses", index[wid], "inventory", pid, "source"),
-                   f"sourcing cycle for {pid!r}: {loop}")
+    seen: set[tuple[str, str]] = set()
+    for start in source:
+        path: dict[tuple[str, str], int] = {}  # this walk's stock points, in walk order
+        node: tuple[str, str] | None = start
+        while node is not None and node in source and node not in seen:
+            seen.add(node)
+            path[node] = len(path)
+            node = (source[node], node[1])
+        if node is None or node not in path:
+            continue
+        ring = list(path)[path[node]:]
+        first = min(ring, key=order.__getitem__)
+        at = ring.index(first)
+        wids = [wid for wid, _ in ring[at:] + ring[:at]]
+        wid, pid = first
+        yield (("warehouses", index[wid], "inventory", pid, "source"),
+               f"sourcing cycle for {pid!r}: {' -> '.join([*wids, wid])}")
 
 
 def _customers(sc: Scenario) -> Found:
@@ -98,15 +107,19 @@ def _horizon(sc: Scenario) -> Found:
 
 
 def _policies(sc: Scenario) -> Found:
-    """Policies that derive parameters must be able to (e.g. EOQ needs costs and demand)."""
-    contexts = policy_contexts(sc)
+    """Policies that derive parameters must be able to (e.g. EOQ needs costs and demand).
+
+    Only those are built here (the parameters were checked when the scenario was read)."""
+    contexts = None
     for i, w in enumerate(sc.warehouses):
         for pid, inv in w.inventory.items():
             cls = policies.resolve(inv.policy["type"])
+            if not policies.derives(cls):
+                continue
+            if contexts is None:
+                contexts = policy_contexts(sc)
             params = {k: v for k, v in inv.policy.items() if k != "type"}
             policy = policies.build(params, cls)
-            if not callable(getattr(policy, "prepare", None)):
-                continue
             try:
                 policy.prepare(contexts[(w.id, pid)])
             except (ValueError, ArithmeticError) as exc:

@@ -2,13 +2,12 @@
 statistics per stock point, for policies that derive their parameters."""
 from __future__ import annotations
 
-from functools import cache
-
 from policies.base import PolicyContext
 from simulator.distributions import Constant, DistributionModel
-from simulator.scenario.models import Demand, Scenario
+from simulator.scenario.models import Demand, Inventory, Scenario
 
 StockKey = tuple[str, str]  # (warehouse id, product id)
+_NO_LEAD_TIME = Constant(value=0.0)
 
 
 def demand_moments(d: Demand) -> tuple[float, float]:
@@ -20,43 +19,83 @@ def demand_moments(d: Demand) -> tuple[float, float]:
 
 
 def lead_time_of(sc: Scenario, wid: str, pid: str) -> DistributionModel:
-    """The replenishment lead-time distribution of a stock point (days)."""
+    """The replenishment lead-time distribution of one stock point (days).
+
+    Scans the warehouses and suppliers: for every stock point at once use :func:`lead_times`.
+    """
     inv = next(w for w in sc.warehouses if w.id == wid).inventory[pid]
-    for s in sc.suppliers:
-        if s.id == inv.source:
-            return s.lead_time
-    return inv.lead_time if inv.lead_time is not None else Constant(value=0.0)
+    suppliers = {s.id: s.lead_time for s in sc.suppliers}
+    return _lead_time(inv, suppliers)
+
+
+def _lead_time(inv: Inventory, suppliers: dict[str, DistributionModel]) -> DistributionModel:
+    if inv.source in suppliers:
+        return suppliers[inv.source]
+    return inv.lead_time if inv.lead_time is not None else _NO_LEAD_TIME
+
+
+def lead_times(sc: Scenario) -> dict[StockKey, DistributionModel]:
+    """The replenishment lead-time distribution (days) of every stock point, in one pass."""
+    suppliers = {s.id: s.lead_time for s in sc.suppliers}
+    return {(w.id, pid): _lead_time(inv, suppliers)
+            for w in sc.warehouses for pid, inv in w.inventory.items()}
+
+
+def _direct_demand(sc: Scenario) -> dict[StockKey, tuple[float, float]]:
+    """Mean and variance per day of the customers' own demand at each stock point."""
+    direct: dict[StockKey, tuple[float, float]] = {}
+    for c in sc.customers:
+        for pid, d in c.demand.items():
+            m0, v0 = direct.get((c.warehouse, pid), (0.0, 0.0))
+            m, v = demand_moments(d)
+            direct[(c.warehouse, pid)] = (m0 + m, v0 + v)
+    return direct
+
+
+def echelon_demand(sc: Scenario) -> dict[StockKey, tuple[float, float]]:
+    """Mean and variance per day of the demand reaching each stock point: its customers'
+    plus that of every stock point it supplies, directly or further down.
+
+    Iterative (children before parents, by depth-first search with an explicit stack), so a
+    serial chain of any length works; a sourcing loop (rejected by validation) is cut.
+    """
+    direct = _direct_demand(sc)
+    children: dict[StockKey, list[StockKey]] = {}
+    keys = [(w.id, pid) for w in sc.warehouses for pid in w.inventory]
+    for w in sc.warehouses:
+        for pid, inv in w.inventory.items():
+            children.setdefault((inv.source, pid), []).append((w.id, pid))
+    total: dict[StockKey, tuple[float, float]] = {}
+    entered: set[StockKey] = set()
+    for root in keys:
+        stack: list[tuple[StockKey, bool]] = [(root, False)]
+        while stack:
+            key, kids_done = stack.pop()
+            if kids_done:
+                m, v = direct.get(key, (0.0, 0.0))
+                for child in children.get(key, ()):
+                    cm, cv = total.get(child, (0.0, 0.0))  # absent: a loop, cut
+                    m, v = m + cm, v + cv
+                total[key] = (m, v)
+            elif key not in entered:
+                entered.add(key)
+                stack.append((key, True))
+                stack.extend((child, False) for child in reversed(children.get(key, ())))
+    return total
 
 
 def policy_contexts(sc: Scenario) -> dict[StockKey, PolicyContext]:
     """A :class:`PolicyContext` per stock point; upstream demand is the sum of
     the demand of the stock points it supplies (echelon demand)."""
-    direct: dict[StockKey, list[float]] = {}
-    for c in sc.customers:
-        for pid, d in c.demand.items():
-            acc = direct.setdefault((c.warehouse, pid), [0.0, 0.0])
-            m, v = demand_moments(d)
-            acc[0] += m
-            acc[1] += v
-    children: dict[StockKey, list[StockKey]] = {}
-    for w in sc.warehouses:
-        for pid, inv in w.inventory.items():
-            children.setdefault((inv.source, pid), []).append((w.id, pid))
-
-    @cache
-    def moments(key: StockKey) -> tuple[float, float]:
-        m, v = direct.get(key, (0.0, 0.0))
-        for child in children.get(key, []):
-            cm, cv = moments(child)
-            m, v = m + cm, v + cv
-        return m, v
-
+    demand = echelon_demand(sc)
+    lts = lead_times(sc)
+    products = {p.id: p for p in sc.products}
     out: dict[StockKey, PolicyContext] = {}
     for w in sc.warehouses:
         for pid in w.inventory:
-            m, v = moments((w.id, pid))
-            lt = lead_time_of(sc, w.id, pid)
-            p = sc.product(pid)
+            m, v = demand[(w.id, pid)]
+            lt = lts[(w.id, pid)]
+            p = products[pid]
             out[(w.id, pid)] = PolicyContext(
                 warehouse=w.id, product=pid, demand_rate=m, demand_var_rate=v,
                 lead_time_mean=lt.mean(), lead_time_var=lt.var(),
