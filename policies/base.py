@@ -56,10 +56,21 @@ def _zero_or_not_tiny(value: Any) -> Any:
     return value
 
 
+def _positive(value: Any) -> Any:
+    """Like :func:`_at_most_limit`, and a positive value must be at least TINY."""
+    value = _at_most_limit(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < TINY:
+        raise ValueError("must be at least 1e-12")
+    return value
+
+
 # Strict: numbers must be numbers (a boolean or a quoted string is an error).
 #: a number: 0 or in [1e-12, 1e12]
 NonNeg = Annotated[float, Strict(), Field(ge=0, allow_inf_nan=False),
                    BeforeValidator(_zero_or_not_tiny)]
+#: a positive number in [1e-12, 1e12] (an order quantity)
+Positive = Annotated[float, Strict(), Field(gt=0, allow_inf_nan=False),
+                     BeforeValidator(_positive)]
 #: a number in [-1e12, 1e12]
 Finite = Annotated[float, Strict(), Field(allow_inf_nan=False), BeforeValidator(_at_most_limit)]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict, model_validator
 
-from policies.base import Finite, Policy, PolicyContext, StockView
+from policies.base import Finite, Policy, PolicyContext, Positive, StockView
 
 
 class SS(Policy):
@@ -44,7 +44,7 @@ class RQ(Policy):
     of ``Q`` that lifts it above ``r``."""
 
     r: Finite
-    Q: Annotated[float, Strict()] = Field(gt=0, allow_inf_nan=False)
+    Q: Positive
 
     @property
     def reorder_level(self) -> float | None:
@@ -86,8 +86,7 @@ class EOQ(RQ):
     """
 
     r: Finite | None = None  # type: ignore[assignment]
-    Q: Annotated[float, Strict()] | None = Field(  # type: ignore[assignment]
-        None, gt=0, allow_inf_nan=False)
+    Q: Positive | None = None  # type: ignore[assignment]
     service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
 
     def prepare(self, context: PolicyContext) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from simulator.errors import UserError
 
+#: problems printed at most (a file with a million bad entries must not flood the terminal)
+MAX_PROBLEMS = 100
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
@@ -118,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         with raise_on_sigterm():
             return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
-        for problem in exc.problems:
+        for problem in exc.problems[:MAX_PROBLEMS]:
             print(problem, file=sys.stderr)
+        if len(exc.problems) > MAX_PROBLEMS:
+            print(f"... and {len(exc.problems) - MAX_PROBLEMS} more problems (fix these first)",
+                  file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted; no results were written", file=sys.stderr)

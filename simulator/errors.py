@@ -78,10 +78,11 @@ class PolicyError(UserError):
         while tb is not None:
             frames.append((tb.tb_frame.f_code.co_filename, tb.tb_lineno))
             tb = tb.tb_next
-        # the innermost frame of the user's code: not ours, not pydantic's
-        ours = tuple(os.path.dirname(m.__file__ or "") + os.sep for m in _library_modules())
+        # the innermost frame of the user's code: not ours, not pydantic's; a built-in
+        # policy failing is the scenario's doing: blame its line (see SCENARIO)
+        ours = _library_dirs()
         mine = [f for f in frames if not f[0].startswith(ours)]
-        file, line = (mine or frames or [("<policy>", None)])[-1]
+        file, line = mine[-1] if mine else (SCENARIO, None)
         msg = f"order_quantity failed at t={now:g}: {type(exc).__name__}: {exc}"
         return cls([Problem(file, line, key, msg)])
 
@@ -96,9 +97,20 @@ class PolicyError(UserError):
             line = inspect.getsourcelines(fn)[1]
         except (AttributeError, TypeError, OSError):
             pass
+        if file.startswith(_library_dirs()):  # a built-in policy: the scenario's parameters
+            file, line = SCENARIO, None
         msg = (f"order_quantity returned {qty!r} at t={now:g}; it must return a finite "
                "number of units (0 or less: no order)")
         return cls([Problem(file, line, key, msg)])
+
+
+#: the file of a problem that the scenario's own line should replace (a built-in policy
+#: failing at run time); the runner puts the scenario file and the key's line there
+SCENARIO = "<scenario>"
+
+
+def _library_dirs() -> tuple[str, ...]:
+    return tuple(os.path.dirname(m.__file__ or "") + os.sep for m in _library_modules())
 
 
 def _library_modules() -> list[ModuleType]:

@@ -303,3 +303,14 @@ def test_main_out_below_a_file(here, capsys):
     (here / "afile").write_text("x\n")
     assert main(["run", "good.yaml", "--out", "afile/sub", "--quiet"]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_flood_of_problems_is_capped(tmp_path, capsys):
+    products = "\n".join(f"  - {{id: p{i}, holding_cost: -1}}" for i in range(250))
+    (tmp_path / "many.yaml").write_text(f"name: many\nhorizon: 5\nproducts:\n{products}\n"
+                                        "warehouses: []\n")
+    assert main(["validate", str(tmp_path / "many.yaml")]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 101
+    assert lines[0].endswith("products.0.holding_cost: input should be greater than or equal to 0")
+    assert lines[-1] == "... and 151 more problems (fix these first)"  # + empty warehouses

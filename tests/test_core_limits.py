@@ -245,3 +245,56 @@ def test_the_cli_rejects_negative_jobs_with_the_same_message(capsys):
     assert main(["run", "scenarios/quickstart.yaml", "--jobs", "-1", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "<arguments>: jobs: must be a whole number >= 0 (0: one per core), got -1"
+
+
+# --------------------------------------------------------------------------- blame
+RQ_YAML = """\
+name: rq
+horizon: 20
+products: [{id: p, holding_cost: 1}]
+suppliers: [{id: sup, lead_time: 1}]
+warehouses:
+  - id: w
+    inventory:
+      p:
+        source: sup
+        policy: {type: rQ, r: 5, Q: 10}
+customers: [{id: c, warehouse: w, demand: {p: {rate: 3}}}]
+"""
+
+
+def _in_policies_code() -> Any:
+    """A math.floor that fails as if inside policies/classic.py (a bug in a built-in)."""
+    import policies.classic
+
+    code = "def floor(x):\n    raise OverflowError('cannot convert float infinity to integer')\n"
+    ns: dict[str, Any] = {}
+    exec(compile(code, policies.classic.__file__, "exec"), ns)
+    return ns["floor"]
+
+
+def test_a_built_in_policy_failing_blames_the_scenario_line_not_our_code(tmp_path,
+                                                                           monkeypatch):
+    import policies.classic
+
+    path = tmp_path / "rq.yaml"
+    path.write_text(RQ_YAML)
+    monkeypatch.setattr(policies.classic.math, "floor", _in_policies_code())
+    with pytest.raises(simulator.UserError) as exc:
+        simulator.run(str(path), progress=False)
+    (problem,) = exc.value.problems
+    assert (problem.file, problem.line) == (str(path), 10)
+    assert problem.key == "warehouses.0.inventory.p.policy"
+    assert "OverflowError" in problem.message and "classic.py" not in str(problem)
+
+
+def test_overrides_keep_the_scenario_file_for_messages(tmp_path, monkeypatch):
+    import policies.classic
+
+    path = tmp_path / "rq.yaml"
+    path.write_text(RQ_YAML)
+    sc = simulator.load(path)
+    monkeypatch.setattr(policies.classic.math, "floor", _in_policies_code())
+    with pytest.raises(simulator.UserError) as exc:
+        simulator.run(sc, replications=2, seed=3, jobs=2, progress=False)
+    assert (exc.value.problems[0].file, exc.value.problems[0].line) == (str(path), 10)

@@ -19,7 +19,7 @@ from simulator.experiment.pool import run_tasks
 from simulator.experiment.progress import progress as _progress
 from simulator.experiment.replication import ReplicationResult, run_replication
 from simulator.results import Results
-from simulator.scenario import Scenario, load
+from simulator.scenario import Scenario, derive, load, locate
 
 
 def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[ReplicationResult]:
@@ -94,7 +94,7 @@ def with_overrides(sc: Scenario, replications: int | None = None,
     if problems:
         raise ScenarioError(problems)
     updates = {k: v for k, v in (("replications", replications), ("seed", seed)) if v is not None}
-    return sc.model_copy(update=updates) if updates else sc
+    return derive(sc, updates) if updates else sc
 
 
 def _source(scenario: Any) -> Any:
@@ -144,10 +144,14 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     reps = range(sc.replications)
-    with _progress(sc.replications, progress) as bar:
-        it = _serial(sc, sc.seed, reps, bar) if jobs == 1 else \
-            _parallel(sc, sc.seed, reps, jobs, bar)
-        done = list(it)
+    try:
+        with _progress(sc.replications, progress) as bar:
+            it = _serial(sc, sc.seed, reps, bar) if jobs == 1 else \
+                _parallel(sc, sc.seed, reps, jobs, bar)
+            done = list(it)
+    except UserError as exc:  # a built-in policy failing: point at the scenario's line
+        exc.problems = locate(sc, exc.problems)
+        raise
     wall = time.perf_counter() - t0
     source = str(scenario) if isinstance(scenario, (str, os.PathLike)) else None
     return Results.from_replications(sc, done, started=started, wall_seconds=wall,

@@ -128,7 +128,8 @@ class DemandSource:
 def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float] | None:
     if d.arrivals == "deterministic":
         return None
-    gaps = Exponential.model_validate({"dist": "exponential", "mean": 1.0 / d.rate})
+    # the rate was validated with the scenario: no second validation per stream
+    gaps = Exponential.model_construct(dist="exponential", mean_=1.0 / d.rate)
     return gaps.stream(rng.stream(seed, replication, source))
 
 

@@ -8,6 +8,7 @@ together as a :class:`~simulator.errors.ScenarioError`.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 import policies
 from simulator.distributions import KINDS
-from simulator.errors import Problem, ScenarioError
+from simulator.errors import SCENARIO, Problem, ScenarioError
 from simulator.scenario.checks import cross_check
 from simulator.scenario.models import Scenario
 from simulator.scenario.yamlload import LineMap, load_yaml_file
@@ -125,7 +126,7 @@ def _plugin_keys(raw: dict[str, Any], loc: tuple[Any, ...]) -> list[str] | None:
         except ValueError:
             return []
         return ["type", *policies.param_names(cls)]
-    if raw.get("dist") in KINDS:
+    if isinstance(raw.get("dist"), str) and raw["dist"] in KINDS:
         model = KINDS[raw["dist"]]
         return [f.alias or name for name, f in model.model_fields.items()]
     return None
@@ -158,6 +159,35 @@ def _model_in(ann: Any) -> type[BaseModel] | None:
     return None
 
 
+#: where each loaded scenario came from: id -> (file, line map); forgotten with the scenario
+_ORIGINS: dict[int, tuple[str, LineMap]] = {}
+
+
+def _remember(sc: Scenario, file: str, lines: LineMap) -> Scenario:
+    _ORIGINS[id(sc)] = (file, lines)
+    weakref.finalize(sc, _ORIGINS.pop, id(sc), None)
+    return sc
+
+
+def derive(sc: Scenario, update: dict[str, Any]) -> Scenario:
+    """``sc`` with top-level values replaced (already validated), keeping where it came from."""
+    new = sc.model_copy(update=update)
+    if id(sc) in _ORIGINS:
+        _remember(new, *_ORIGINS[id(sc)])
+    return new
+
+
+def locate(sc: Scenario, problems: list[Problem]) -> list[Problem]:
+    """Problems found while running ``sc`` that blame the scenario (file ``<scenario>``),
+    given the scenario's file and the line of their key."""
+    if not any(p.file == SCENARIO for p in problems):
+        return problems
+    file, lines = _ORIGINS.get(id(sc), ("<scenario>", LineMap("<scenario>")))
+    paths = {".".join(str(x) for x in path): path for path in lines.lines}
+    return [Problem(file, lines.line(paths.get(p.key, ())) if p.key in paths else None,
+                    p.key, p.message) if p.file == SCENARIO else p for p in problems]
+
+
 def load(source: str | os.PathLike[str] | dict[str, Any] | Scenario) -> Scenario:
     """A validated scenario from a YAML path, a plain mapping or a Scenario.
 
@@ -169,7 +199,9 @@ def load(source: str | os.PathLike[str] | dict[str, Any] | Scenario) -> Scenario
     if isinstance(source, Scenario):
         return source
     if isinstance(source, dict):
-        return validate_data(source, LineMap("<dict>"), [os.getcwd()])
+        return _remember(validate_data(source, LineMap("<dict>"), [os.getcwd()]), "<dict>",
+                         LineMap("<dict>"))
     path = Path(source)
     data, lines, problems = load_yaml_file(path)
-    return validate_data(data, lines, [str(path.resolve().parent), os.getcwd()], problems)
+    sc = validate_data(data, lines, [str(path.resolve().parent), os.getcwd()], problems)
+    return _remember(sc, str(path), lines)

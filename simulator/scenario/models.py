@@ -103,13 +103,7 @@ class Inventory(_Model):
     def _default_initial(self) -> Inventory:
         """Fill the default initial stock: the policy's order-up-to level, else 0."""
         if self.initial is None:
-            params = {k: v for k, v in self.policy.items() if k != "type"}
-            try:
-                policy = policies.build(params, policies.resolve(self.policy["type"]))
-                level = getattr(policy, "order_up_to", None)
-            except Exception:  # a user policy that needs prepare(): start empty
-                level = None
-            object.__setattr__(self, "initial", max(0.0, float(level or 0.0)))
+            object.__setattr__(self, "initial", policies.default_initial(self.policy))
         return self
 
 
@@ -146,6 +140,8 @@ class Scenario(_Model):
     customers: tuple[Customer, ...] = ()
 
     def product(self, pid: str) -> Product:
+        """The product with id ``pid`` (a linear search: for many lookups, build a dict of
+        ``products`` once, as the model and the metrics do)."""
         return next(p for p in self.products if p.id == pid)
 
     def to_dict(self) -> dict[str, Any]:
