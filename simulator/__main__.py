@@ -1,6 +1,17 @@
 """``python -m simulator``: the same as the ``simulator`` command."""
+import os
+import signal
 import sys
 
-from simulator.cli import main
 
-sys.exit(main())
+def _starting(signum: int, frame: object) -> None:  # Ctrl-C while the modules load: quiet
+    os.write(2, b"interrupted; no results were written\n")
+    os._exit(130)
+
+
+signal.signal(signal.SIGINT, _starting)
+
+from simulator import cli  # noqa: E402  (after the handler: importing takes a moment)
+
+signal.signal(signal.SIGINT, cli.quiet_exit)  # main() replaces it once it can report itself
+sys.exit(cli.entry())

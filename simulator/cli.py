@@ -6,8 +6,11 @@ Bad input never ends in a traceback: each problem is printed as
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from simulator.errors import UserError
 
 #: problems printed at most (a file with a million bad entries must not flood the terminal)
 MAX_PROBLEMS = 100
+INTERRUPTED = "interrupted; no results were written"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
@@ -107,6 +111,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        _ctrl_c_raises()
+        return _main(argv)
+    except KeyboardInterrupt:  # also while the heavy modules are still being imported
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.version:
         import simulator
@@ -126,15 +139,41 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... and {len(exc.problems) - MAX_PROBLEMS} more problems (fix these first)",
                   file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted; no results were written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except Terminated:
         print("terminated; no results were written", file=sys.stderr)
         return EXIT_TERMINATED
     except (WorkerDied, RemoteError) as exc:  # a worker process crashed: not the user's input
         print(f"error: {exc}; no results were written", file=sys.stderr)
         return EXIT_FAILED
+
+
+def quiet_exit(signum: int, frame: Any) -> None:
+    """SIGINT handler while the command starts, before :func:`main` can catch anything."""
+    os.write(2, (INTERRUPTED + "\n").encode())
+    os._exit(EXIT_INTERRUPTED)
+
+
+def _ctrl_c_raises() -> None:
+    """From here on Ctrl-C raises KeyboardInterrupt (which :func:`main` reports), replacing
+    the quiet exit installed while the command was starting."""
+    if threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is quiet_exit:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def entry() -> int:
+    """The ``simulator`` console script (and ``python -m simulator``)."""
+    status = main()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: exit as reported
+    return status
+
+
+# Started as the `simulator` command (or `python -m simulator`, which installs it itself):
+# Ctrl-C during start-up exits quietly instead of printing a KeyboardInterrupt traceback.
+if os.path.basename(sys.argv[0] if sys.argv else "") == "simulator" \
+        and threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGINT, quiet_exit)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -103,3 +103,25 @@ def test_a_killed_worker_ends_the_run_with_a_clear_message(tmp_path):
     assert "Traceback" not in text
     assert "died (killed by signal 9" in text and text.rstrip().endswith(
         "no results were written")
+
+
+@pytest.mark.parametrize("how", ["module", "script"])
+def test_ctrl_c_while_starting_never_prints_a_traceback(tmp_path, how):
+    # from 50 ms after start (the interpreter's own start-up is not ours) until the run
+    # is under way: the message and exit 130, or the results if the run had finished
+    cmd = [sys.executable, "-m", "simulator"] if how == "module" else \
+        [str(Path(sys.executable).with_name("simulator"))]
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
+    for i, delay in enumerate((0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)):
+        proc = subprocess.Popen([*cmd, "run", str(scenario), "--out", str(tmp_path / f"o{i}"),
+                                 "--quiet"], cwd=tmp_path, text=True, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err)
+        if proc.returncode == 0:
+            assert (tmp_path / f"o{i}" / "run.json").exists()
+        else:
+            assert (proc.returncode, err) == (130, "interrupted; no results were written\n")
+            assert not (tmp_path / f"o{i}").exists()
