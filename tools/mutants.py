@@ -51,9 +51,13 @@ TEST_ORDER = (
     "test_distributions.py", "test_policies_conformance.py", "test_determinism.py",
     "test_scenarios.py", "test_theory_formulas.py", "test_properties.py", "test_runner.py",
     "test_results_folder.py", "test_user_policy.py", "test_against_theory.py", "test_cli.py",
+    "test_core_limits.py",
 )
-#: test files that cannot see a behaviour change of the simulation (schema and docs only)
-SKIP_TESTS = ("test_docs.py", "test_validation.py")
+#: test files that cannot see a behaviour change of the simulation: schema, docs, input
+#: hardening, the results folder, the process pool and signals, the registry, scaling
+SKIP_TESTS = ("test_docs.py", "test_validation.py", "test_input_hardening.py", "test_fuzz.py",
+              "test_outdir.py", "test_pool.py", "test_cli_signals.py", "test_registry.py",
+              "test_perf_scaling.py")
 
 IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", ".pytest_cache",
                                 ".hypothesis", ".mypy_cache", ".ruff_cache", "*.egg-info",
