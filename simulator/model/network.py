@@ -161,10 +161,8 @@ class Network:
                 ctx = self.contexts[(w.id, pid)]
                 if policies.derives(cls):
                     policy.prepare(ctx)
-                initial = inv.initial
-                if initial is None:
-                    initial = getattr(policy, "order_up_to", None) or 0.0
-                sp = StockPoint(self.env, w.id, pid, policy, ctx, max(0.0, initial))
+                # validation filled `initial` (the policy's order-up-to level, else 0)
+                sp = StockPoint(self.env, w.id, pid, policy, ctx, float(inv.initial or 0.0))
                 sp.key = f"warehouses.{i}.inventory.{pid}.policy"
                 self.stock[(w.id, pid)] = sp
 
