@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import simulator._startup  # noqa: F401  (first: a quiet Ctrl-C while the command starts)
 from simulator.errors import Problem, ScenarioError, UserError
 
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs

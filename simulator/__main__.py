@@ -11,7 +11,7 @@ def _starting(signum: int, frame: object) -> None:  # Ctrl-C while the modules l
 
 signal.signal(signal.SIGINT, _starting)
 
-from simulator import cli  # noqa: E402  (after the handler: importing takes a moment)
+from simulator import _startup, cli  # noqa: E402  (after the handler: importing takes a moment)
 
-signal.signal(signal.SIGINT, cli.quiet_exit)  # main() replaces it once it can report itself
+signal.signal(signal.SIGINT, _startup.quiet_exit)  # main() replaces it once it can report itself
 sys.exit(cli.entry())

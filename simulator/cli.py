@@ -6,7 +6,6 @@ Bad input never ends in a traceback: each problem is printed as
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import signal
 import sys
@@ -15,12 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from simulator._startup import EXIT_INTERRUPTED, INTERRUPTED, quiet_exit
 from simulator.errors import UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TERMINATED = 0, 1, 2, 143
 
 #: problems printed at most (a file with a million bad entries must not flood the terminal)
 MAX_PROBLEMS = 100
-INTERRUPTED = "interrupted; no results were written"
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,12 +147,6 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_FAILED
 
 
-def quiet_exit(signum: int, frame: Any) -> None:
-    """SIGINT handler while the command starts, before :func:`main` can catch anything."""
-    os.write(2, (INTERRUPTED + "\n").encode())
-    os._exit(EXIT_INTERRUPTED)
-
-
 def _ctrl_c_raises() -> None:
     """From here on Ctrl-C raises KeyboardInterrupt (which :func:`main` reports), replacing
     the quiet exit installed while the command was starting."""
@@ -167,13 +161,6 @@ def entry() -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: exit as reported
     return status
-
-
-# Started as the `simulator` command (or `python -m simulator`, which installs it itself):
-# Ctrl-C during start-up exits quietly instead of printing a KeyboardInterrupt traceback.
-if os.path.basename(sys.argv[0] if sys.argv else "") == "simulator" \
-        and threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, quiet_exit)
 
 
 if __name__ == "__main__":  # pragma: no cover

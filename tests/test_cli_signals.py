@@ -107,12 +107,21 @@ def test_a_killed_worker_ends_the_run_with_a_clear_message(tmp_path):
 
 @pytest.mark.parametrize("how", ["module", "script"])
 def test_ctrl_c_while_starting_never_prints_a_traceback(tmp_path, how):
-    # from 50 ms after start (the interpreter's own start-up is not ours) until the run
-    # is under way: the message and exit 130, or the results if the run had finished
+    # from just after the interpreter has started until the run is under way: the message
+    # and exit 130, or the results if the run had finished
     cmd = [sys.executable, "-m", "simulator"] if how == "module" else \
         [str(Path(sys.executable).with_name("simulator"))]
     scenario = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
-    for i, delay in enumerate((0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.6)):
+    # the interpreter's own start-up (before any of our code runs) is not ours to handle;
+    # measure it here, so the test holds on a loaded machine too
+    starts = []
+    for _ in range(3):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        starts.append(time.monotonic() - t0)
+    base = 1.5 * sorted(starts)[1]
+    for i, extra in enumerate((0.0, 0.05, 0.1, 0.15, 0.25, 0.35, 0.55)):
+        delay = base + extra
         proc = subprocess.Popen([*cmd, "run", str(scenario), "--out", str(tmp_path / f"o{i}"),
                                  "--quiet"], cwd=tmp_path, text=True, start_new_session=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
