@@ -11,10 +11,13 @@ for pandas, pydantic or SimPy before it needs them.
 """
 from __future__ import annotations
 
+# first of all: a quiet Ctrl-C while the `simulator` command starts
+import simulator._startup  # noqa: F401
+
+# isort: split
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import simulator._startup  # noqa: F401  (first: a quiet Ctrl-C while the command starts)
 from simulator.errors import Problem, ScenarioError, UserError
 
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs
