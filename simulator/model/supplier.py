@@ -91,7 +91,15 @@ class Downtime:
     def next_up(self, t: float) -> float:
         """``t`` if the supplier is up at ``t``, else the end of the disruption (days)."""
         start, end = self._advance(t)
-        return end if start <= t else t
+        if start > t:
+            return t
+        k = self._a  # down at t: up at the end, unless the next period starts right there
+        while True:
+            k += 1
+            start, after = self._period(k)
+            if start > end:
+                return end
+            end = after
 
     def release(self, u: float) -> float:
         """The first time up at which the uptime reaches ``u`` (``u`` non-decreasing)."""
