@@ -382,7 +382,8 @@ def test_capacity_limited_supplier_against_md1_theory():
     """THEORY.md item 9: base stock S, Poisson unit demand at rate λ, capacity c, lead time L:
     the supplier is an M/D/1 queue (ρ = λ/c), T = ρ/(2c(1-ρ)) + 1/c + L, and by Little's law
     average on hand - average backorders = S - λT. λ = 0.7, c = 1, L = 2, S = 6:
-    T = 1.1667 + 1 + 2 = 4.1667, net = 6 - 2.9167 = 3.0833."""
+    T = 1.1667 + 1 + 2 = 4.1667, net = 6 - 2.9167 = 3.0833; the supplier is busy a share
+    ρ = 0.7 of the time (utilisation)."""
     lam, c, lead, s_level = 0.7, 1.0, 2.0, 6
     rho = lam / c
     exact_t = rho / (2 * c * (1 - rho)) + 1 / c + lead
@@ -393,7 +394,9 @@ def test_capacity_limited_supplier_against_md1_theory():
     res = simulator.run(data, replications=30, seed=7, jobs=2)
     t_sim = res.supplier_metrics["avg_replenishment_time"].to_numpy()
     net = (res.metrics["avg_on_hand"] - res.metrics["avg_backorders"]).to_numpy()
-    for label, x, exact in (("T", t_sim, exact_t), ("net inventory", net, exact_net)):
+    busy = res.supplier_metrics["utilisation"].to_numpy()  # M/D/1: busy a share ρ of the time
+    for label, x, exact in (("T", t_sim, exact_t), ("net inventory", net, exact_net),
+                            ("utilisation", busy, rho)):
         se = float(x.std(ddof=1) / math.sqrt(x.size))
         print(f"{label}: sim {x.mean():.4f} exact {exact:.4f} SE {se:.4f}")
         assert 0 < 4 * se < 0.05 * abs(exact), f"{label}: SE {se} too large to mean anything"

@@ -6,7 +6,9 @@ Same-instant order
 Events at the same time are processed by priority, then in the order they were
 scheduled (SimPy's FIFO tie-break):
 
-1. ``RECEIPT``: stock arriving (from a supplier or an upstream warehouse);
+1. ``RECEIPT``: stock arriving (from a supplier or an upstream warehouse), and purchase
+   orders leaving a supplier with capacity or disruptions (an order that leaves with lead
+   time 0 is received before the customer demand of that instant);
 2. ``DEMAND``: customer orders;
 3. ``REVIEW``: periodic policy reviews.
 

@@ -4,6 +4,11 @@ Orders may cross: every order from a supplier, and every shipment from an
 upstream warehouse, draws its own lead time, so with random lead times a later
 order can arrive first. Upstream warehouses ship what they have at once and the
 rest FIFO as stock arrives; each shipment travels ``lead_time`` days.
+
+A stock point sourced from a supplier hands its orders, through its lane, to the supplier's
+:class:`~simulator.model.supplier.Supplier` (one per scenario supplier, shared by all its
+lanes), which decides when each leaves (at once unless it has capacity or disruptions); the
+supplier's minimum order and multiple are applied by the stock point before it books an order.
 """
 from __future__ import annotations
 
