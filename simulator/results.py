@@ -23,6 +23,7 @@ import yaml
 
 from simulator import outdir
 from simulator.observe.metrics import METRICS
+from simulator.observe.suppliers import SUPPLIER_METRICS
 
 ID_COLUMNS = ["replication", "warehouse", "product"]
 WARNING_COLUMNS = ["replication", "time", "warehouse", "product", "kind", "severity",
@@ -64,6 +65,32 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
     return out[SUMMARY_COLUMNS]
 
 
+SUPPLIER_COLUMNS = ["replication", "supplier", *SUPPLIER_METRICS]
+SUPPLIER_SUMMARY_COLUMNS = ["supplier", "metric", "n", "mean", "std", "ci95_low", "ci95_high"]
+#: the values each supplier metric can take (intervals are cut to them, as in summarize)
+SUPPLIER_RANGES: dict[str, tuple[float, float]] = {
+    **{m: (0.0, math.inf) for m in SUPPLIER_METRICS}, "utilisation": (0.0, 1.0)}
+
+
+def summarize_suppliers(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std and 95% t-interval of each supplier metric across replications, per
+    supplier, cut to the metric's range (as :func:`summarize`; NaN values left out)."""
+    long = table.melt(id_vars=["replication", "supplier"], value_vars=list(SUPPLIER_METRICS),
+                      var_name="metric")
+    long["metric"] = pd.Categorical(long["metric"], categories=list(SUPPLIER_METRICS),
+                                    ordered=True)
+    g = long.groupby(["supplier", "metric"], sort=False, observed=True)["value"]
+    out = g.agg(n="count", mean="mean", std="std").reset_index()
+    half = _t975(np.maximum(out["n"].to_numpy() - 1, 1)) * out["std"] / np.sqrt(out["n"])
+    half = half.where(out["n"] > 1)
+    out["metric"] = out["metric"].astype(str)
+    low = out["metric"].map(lambda m: SUPPLIER_RANGES[m][0]).astype(float)
+    high = out["metric"].map(lambda m: SUPPLIER_RANGES[m][1]).astype(float)
+    out["ci95_low"] = np.maximum(out["mean"] - half, low)
+    out["ci95_high"] = np.minimum(out["mean"] + half, high)
+    return out[SUPPLIER_SUMMARY_COLUMNS]
+
+
 def _t975(df: np.ndarray) -> np.ndarray:
     """The 97.5% quantile of Student's t with ``df`` degrees of freedom (without importing
     scipy.stats, which costs about 0.6 s per process; simulator.stats is exact to 1e-11)."""
@@ -90,15 +117,21 @@ def check_out(target: Path, overwrite: bool, flag: str = "overwrite=True") -> ou
 
 class Results:
     """Tables of a run: :attr:`metrics`, :attr:`summary`, :attr:`warnings`, plus
-    the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json)."""
+    the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json).
+
+    :attr:`supplier_metrics` has one row per replication and supplier (written as
+    ``supplier_metrics.csv``), summarised with t-intervals in :attr:`supplier_summary`."""
 
     def __init__(self, scenario: Any, metrics: pd.DataFrame, warnings: pd.DataFrame,
-                 info: dict[str, Any]):
+                 info: dict[str, Any], supplier_metrics: pd.DataFrame | None = None):
         self.scenario = scenario
         self.metrics = metrics
         self.summary = summarize(metrics)
         self.warnings = warnings
         self.info = info
+        self.supplier_metrics = (pd.DataFrame(columns=SUPPLIER_COLUMNS)
+                                 if supplier_metrics is None else supplier_metrics)
+        self.supplier_summary = summarize_suppliers(self.supplier_metrics)
 
     @classmethod
     def from_replications(cls, scenario: Any, reps: list[Any], *, started: datetime,
@@ -122,7 +155,8 @@ class Results:
             "packages": dict(package_versions()),
             "policies": reps[0].policies if reps else {},
         }
-        return cls(scenario, metrics, warns, info)
+        sups = pd.DataFrame([row for r in reps for row in r.suppliers], columns=SUPPLIER_COLUMNS)
+        return cls(scenario, metrics, warns, info, sups)
 
     # -- terminal ---------------------------------------------------------------
     def table(self, metrics: tuple[str, ...] = ("fill_rate", "avg_on_hand", "avg_backorders",
@@ -176,6 +210,7 @@ class Results:
         self.metrics.to_csv(folder / "metrics.csv", index=False)
         self.summary.to_csv(folder / "summary.csv", index=False)
         self.warnings.to_csv(folder / "warnings.csv", index=False)
+        self.supplier_metrics.to_csv(folder / "supplier_metrics.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as f:
             f.write(f"# {self.scenario.name}: the scenario as run, every default filled in\n")
             yaml.safe_dump(self.scenario.to_dict(), f, sort_keys=False, allow_unicode=True)

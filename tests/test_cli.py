@@ -26,7 +26,8 @@ try:  # works whether or not tests/ is a package
 except ImportError:  # pragma: no cover - depends on how pytest imports the file
     from helpers_scenarios import BASE_YAML, edit, write_scenario
 
-FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv"}
+FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
+         "supplier_metrics.csv"}
 STAMP = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 SCRIPT = Path(sys.executable).with_name("simulator")
 

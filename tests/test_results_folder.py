@@ -32,7 +32,8 @@ METRIC_COLUMNS = ["demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg
                   "lost_sale_cost", "total_cost", "inventory_turnover"]
 ID_COLUMNS = ["replication", "warehouse", "product"]
 STOCK_POINTS = {("dc", "widget"), ("dc", "gadget"), ("store", "widget")}
-FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv"}
+FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
+         "supplier_metrics.csv"}
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

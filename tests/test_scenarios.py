@@ -31,4 +31,5 @@ def test_runs(path, tmp_path):
     assert res.metrics["demand_units"].sum() > 0
     out = res.save(tmp_path / "out")
     assert {p.name for p in out.iterdir()} == {
-        "metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv"}
+        "metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
+        "supplier_metrics.csv"}

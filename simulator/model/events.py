@@ -6,7 +6,9 @@ Same-instant order
 Events at the same time are processed by priority, then in the order they were
 scheduled (SimPy's FIFO tie-break):
 
-1. ``RECEIPT``: stock arriving (from a supplier or an upstream warehouse);
+1. ``RECEIPT``: stock arriving (from a supplier or an upstream warehouse), and purchase
+   orders leaving a supplier with capacity or disruptions (an order that leaves with lead
+   time 0 is received before the customer demand of that instant);
 2. ``DEMAND``: customer orders;
 3. ``REVIEW``: periodic policy reviews.
 
@@ -79,3 +81,41 @@ class Fanout(StockListener):
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         for lst in self.listeners:
             lst.received(sp, now, qty, shipped)
+
+
+class SupplierListener:
+    """Hooks the model calls when a supplier takes or dispatches a purchase order.
+
+    The default does nothing. ``supplier`` is the :class:`~simulator.model.supplier.Supplier`
+    (read it, never change it); ``now`` is the time in days; ``dest`` is the ordering
+    :class:`~simulator.model.stockpoint.StockPoint`. Until orders are consolidated, every
+    replenishment order is one purchase order of one line.
+    """
+
+    def supplier_ordered(self, supplier: Any, now: float, qty: float, dest: Any) -> None:
+        """A purchase order of ``qty`` units (already adjusted to the supplier's minimum and
+        multiple) arrived at the supplier."""
+
+    def supplier_shipped(self, supplier: Any, now: float, qty: float, dest: Any,
+                         ordered: float, lead_time: float) -> None:
+        """The purchase order placed at time ``ordered`` left the supplier; it will be received
+        ``lead_time`` days from now."""
+
+
+NULL_SUPPLIER_LISTENER = SupplierListener()
+
+
+class SupplierFanout(SupplierListener):
+    """Forwards every supplier hook to several listeners, in order."""
+
+    def __init__(self, listeners: list[SupplierListener]):
+        self.listeners = list(listeners)
+
+    def supplier_ordered(self, supplier: Any, now: float, qty: float, dest: Any) -> None:
+        for lst in self.listeners:
+            lst.supplier_ordered(supplier, now, qty, dest)
+
+    def supplier_shipped(self, supplier: Any, now: float, qty: float, dest: Any,
+                         ordered: float, lead_time: float) -> None:
+        for lst in self.listeners:
+            lst.supplier_shipped(supplier, now, qty, dest, ordered, lead_time)

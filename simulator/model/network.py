@@ -4,6 +4,11 @@ Orders may cross: every order from a supplier, and every shipment from an
 upstream warehouse, draws its own lead time, so with random lead times a later
 order can arrive first. Upstream warehouses ship what they have at once and the
 rest FIFO as stock arrives; each shipment travels ``lead_time`` days.
+
+A stock point sourced from a supplier hands its orders, through its lane, to the supplier's
+:class:`~simulator.model.supplier.Supplier` (one per scenario supplier, shared by all its
+lanes), which decides when each leaves (at once unless it has capacity or disruptions); the
+supplier's minimum order and multiple are applied by the stock point before it books an order.
 """
 from __future__ import annotations
 
@@ -17,10 +22,19 @@ from simpy import Environment
 import policies
 from simulator import rng
 from simulator.distributions import Constant, Exponential
-from simulator.model.events import DEMAND, RECEIPT, Call, Fanout, StockListener
+from simulator.model.events import (
+    DEMAND,
+    RECEIPT,
+    Call,
+    Fanout,
+    StockListener,
+    SupplierFanout,
+    SupplierListener,
+)
 from simulator.model.stockpoint import StockPoint
+from simulator.model.supplier import Downtime, Supplier, given_periods, random_periods
 from simulator.scenario.derived import lead_times, policy_contexts
-from simulator.scenario.models import Demand, Scenario
+from simulator.scenario.models import Demand, Scenario, UpDown
 
 
 class Dispatcher:
@@ -55,26 +69,35 @@ class Dispatcher:
 
 
 class Lane:
-    """The inbound route of a stock point, from a supplier or an upstream stock point."""
+    """The inbound route of a stock point, from a supplier or an upstream stock point.
+
+    Exactly one of ``upstream`` and ``supplier`` is set. A supplier decides when an order
+    leaves (at once, unless it has capacity or disruptions) and then calls :meth:`ship`.
+    """
 
     def __init__(self, env: Environment, dest: StockPoint, lead_times: Iterator[float],
-                 upstream: StockPoint | None, dispatcher: Dispatcher | None = None):
+                 upstream: StockPoint | None, dispatcher: Dispatcher | None = None,
+                 supplier: Supplier | None = None):
         self.env = env
         self.dest = dest
         self.lead_times = lead_times
         self.upstream = upstream
+        self.supplier = supplier
         self.dispatcher = dispatcher or Dispatcher()
 
     def order(self, qty: float) -> None:
         """A replenishment order of ``dest``: to the supplier, or to the upstream stock point."""
         if self.upstream is None:
-            self.ship(qty)
+            self.supplier.order(self, qty)  # type: ignore[union-attr]
         else:
             self.dispatcher.order(self, qty)
 
-    def ship(self, qty: float) -> None:
-        """``qty`` units leave the source now and arrive after a lead time (never negative)."""
-        Call(self.env, max(0.0, next(self.lead_times)), RECEIPT, self._arrive, qty)
+    def ship(self, qty: float) -> float:
+        """``qty`` units leave the source now and arrive after a lead time (never negative);
+        return the lead time (days)."""
+        lead = max(0.0, next(self.lead_times))
+        Call(self.env, lead, RECEIPT, self._arrive, qty)
+        return lead
 
     def _arrive(self, event: Call) -> None:
         self.dest.receive(event.data)
@@ -143,9 +166,11 @@ class Network:
         self.env = Environment()
         self.contexts = policy_contexts(scenario)
         self.stock: dict[tuple[str, str], StockPoint] = {}
+        self.suppliers: dict[str, Supplier] = {}
         self.sources: list[DemandSource] = []
         self.dispatcher = Dispatcher()
         self._build_stock()
+        self._build_suppliers()
         self._build_lanes()
         self._build_customers()
 
@@ -166,6 +191,21 @@ class Network:
                 sp.key = f"warehouses.{i}.inventory.{pid}.policy"
                 self.stock[(w.id, pid)] = sp
 
+    def _build_suppliers(self) -> None:
+        """One :class:`Supplier` per scenario supplier; random disruptions draw from their
+        own stream ``disruption/<id>`` (only when the supplier has them: no other stream
+        changes)."""
+        for s in self.scenario.suppliers:
+            d = s.disruptions
+            downtime = None
+            if isinstance(d, UpDown):
+                unit = Exponential.model_construct(dist="exponential", mean_=1.0)
+                draws = unit.stream(self._stream(f"disruption/{s.id}"))
+                downtime = Downtime(random_periods(d.mean_between, d.mean_duration, draws))
+            elif d:
+                downtime = Downtime(given_periods(d))
+            self.suppliers[s.id] = Supplier(self.env, s, downtime)
+
     def _build_lanes(self) -> None:
         dists = lead_times(self.scenario)
         for w in self.scenario.warehouses:
@@ -176,9 +216,12 @@ class Network:
                 # leaves every other stream unchanged: each is derived from its own name)
                 times = repeat(float(dist.value)) if isinstance(dist, Constant) \
                     else dist.stream(self._stream(f"lead_time/{w.id}/{pid}"))
+                supplier = self.suppliers.get(inv.source)
                 lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)),
-                            self.dispatcher)
+                            self.dispatcher, supplier)
                 sp.replenish = lane.order
+                if supplier is not None and supplier.adjusts:
+                    sp.adjust = supplier.adjust
 
     def _build_customers(self) -> None:
         for c in self.scenario.customers:
@@ -202,6 +245,18 @@ class Network:
                 sp.listener = new
             else:
                 sp.listener = Fanout([old, new])
+
+    def attach_suppliers(self, factory: Callable[[Supplier], SupplierListener]) -> None:
+        """Give every supplier a listener made by ``factory(supplier)`` (added to any it has)."""
+        for sup in self.suppliers.values():
+            new = factory(sup)
+            old = sup.listener
+            if isinstance(old, SupplierFanout):
+                old.listeners.append(new)
+            elif type(old) is SupplierListener:
+                sup.listener = new
+            else:
+                sup.listener = SupplierFanout([old, new])
 
     def start(self) -> None:
         """Schedule the t = 0 reviews and the first customer orders."""

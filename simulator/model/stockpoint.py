@@ -65,6 +65,10 @@ class StockPoint:
         self.key = f"{warehouse}/{product}.policy"
         #: places a replenishment order; set by the network when the inbound lane is built
         self.replenish: Callable[[float], None] = _unconnected
+        #: the supplier's order adjustment (minimum order, multiple), or None: set by the
+        #: network; applied to the policy's wish before it is booked, so on_order (and the
+        #: position the policy sees next) holds the adjusted quantity
+        self.adjust: Callable[[float], float] | None = None
 
     @property
     def position(self) -> float:
@@ -140,6 +144,8 @@ class StockPoint:
         if bad:
             raise PolicyError.bad_result(self.policy, self.key, self.env.now, qty)
         if wanted:
+            if self.adjust is not None:
+                qty = self.adjust(qty)
             self.on_order += qty
             self.listener.order_placed(self, self.env.now, qty)
             self.replenish(qty)

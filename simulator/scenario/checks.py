@@ -129,7 +129,34 @@ def _policies(sc: Scenario) -> Found:
                        f"prepare() failed: {type(exc).__name__}: {exc}")
 
 
-CHECKS = (_ids, _horizon, _customers, _sources, _cycles)
+def _disruptions(sc: Scenario) -> Found:
+    """Given disruption periods must end after they start and must not overlap (touching
+    periods are fine: one ends when the next begins)."""
+    for i, s in enumerate(sc.suppliers):
+        if not isinstance(s.disruptions, tuple):
+            continue
+        at = ("suppliers", i, "disruptions")
+        sound = []
+        for j, p in enumerate(s.disruptions):
+            if p.to <= p.from_:
+                yield (*at, j, "to"), (f"must be greater than 'from' ({p.from_:g}): a "
+                                       "disruption ends after it starts")
+            else:
+                sound.append((p.from_, p.to, j))
+        sound.sort()
+        reach = None  # the period reaching furthest so far, in order of start
+        for f1, t1, j1 in sound:
+            if reach is not None and f1 < reach[1]:
+                # reported at the one that comes later in the file, naming the earlier one
+                first, then = sorted([reach, (f1, t1, j1)], key=lambda p: p[2])
+                yield ((*at, then[2], "from"),
+                       f"overlaps disruption {first[2]} ({first[0]:g} to {first[1]:g}); "
+                       "periods must not overlap (merge them into one)")
+            if reach is None or t1 > reach[1]:
+                reach = (f1, t1, j1)
+
+
+CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions)
 
 
 def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:

@@ -19,9 +19,12 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
+    TypeAdapter,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -77,9 +80,62 @@ class Product(_Model):
     lost_sale_cost: NonNeg = 0.0
 
 
+class Period(_Model):
+    """A given disruption of a supplier: it ships nothing from ``from`` to ``to`` (days)."""
+
+    from_: NonNeg = Field(alias="from")
+    to: NonNeg
+
+
+class UpDown(_Model):
+    """Random disruptions: up and down times exponential with these means (days)."""
+
+    mean_between: Pos
+    mean_duration: Pos
+
+
+def _disruptions(value: Any) -> Any:
+    """A list -> periods, a mapping -> the random process (errors nest under the key)."""
+    if value is None or isinstance(value, (tuple, UpDown)):
+        return value
+    if isinstance(value, list):
+        return _PERIODS.validate_python(value)
+    if isinstance(value, dict):
+        return UpDown.model_validate(value)
+    raise ValueError("expected a list of periods [{from: ..., to: ...}, ...] or a random "
+                     "process {mean_between: ..., mean_duration: ...}")
+
+
+def _dump_disruptions(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [{"from": p.from_, "to": p.to} for p in value]
+    return value.model_dump() if isinstance(value, UpDown) else value
+
+
+_PERIODS: TypeAdapter[tuple[Period, ...]] = TypeAdapter(tuple[Period, ...])
+
+#: ``disruptions:`` of a supplier: given periods, a random up/down process, or none
+Disruptions = Annotated[tuple[Period, ...] | UpDown | None, BeforeValidator(_disruptions),
+                        PlainSerializer(_dump_disruptions)]
+
+
 class Supplier(_Model):
+    """A supplier (SPEC section 7); every key but ``id`` is optional and the defaults are an
+    unlimited supplier: no capacity limit, no minimum order, no case pack, no disruptions.
+
+    ``capacity`` (units per day): purchase orders are produced one at a time, first come
+    first served, q units taking q / capacity days, then the ``lead_time`` runs.
+    ``min_order`` and ``multiple`` (units) adjust an order up: to at least ``min_order``,
+    then up to a whole number of ``multiple``. ``ordering_cost`` is per purchase order.
+    """
+
     id: Id
     lead_time: Distribution = Constant(value=0.0)
+    capacity: Pos | None = None
+    min_order: NonNeg = 0.0
+    multiple: Pos | None = None
+    ordering_cost: NonNeg = 0.0
+    disruptions: Disruptions = None
 
 
 class Inventory(_Model):
