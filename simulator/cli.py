@@ -6,6 +6,7 @@ Bad input never ends in a traceback: each problem is printed as
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -160,6 +161,13 @@ def entry() -> int:
     status = main()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the work is done: exit as reported
+    if status == EXIT_INTERRUPTED:
+        # An import cut short by Ctrl-C can leave the interpreter believing the interrupt
+        # went unhandled, and it would then end itself with SIGINT (-2) instead of 130.
+        # Nothing is left to clean up (no results, no workers): flush and leave as reported.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     return status
 
 
