@@ -237,26 +237,12 @@ class Network:
     def attach(self, factory: Callable[[StockPoint], StockListener]) -> None:
         """Give every stock point a listener made by ``factory(sp)`` (added to any it has)."""
         for sp in self.stock.values():
-            new = factory(sp)
-            old = sp.listener
-            if isinstance(old, Fanout):
-                old.listeners.append(new)
-            elif type(old) is StockListener:
-                sp.listener = new
-            else:
-                sp.listener = Fanout([old, new])
+            _add_listener(sp, factory(sp), StockListener, Fanout)
 
     def attach_suppliers(self, factory: Callable[[Supplier], SupplierListener]) -> None:
         """Give every supplier a listener made by ``factory(supplier)`` (added to any it has)."""
         for sup in self.suppliers.values():
-            new = factory(sup)
-            old = sup.listener
-            if isinstance(old, SupplierFanout):
-                old.listeners.append(new)
-            elif type(old) is SupplierListener:
-                sup.listener = new
-            else:
-                sup.listener = SupplierFanout([old, new])
+            _add_listener(sup, factory(sup), SupplierListener, SupplierFanout)
 
     def start(self) -> None:
         """Schedule the t = 0 reviews and the first customer orders."""
@@ -267,3 +253,15 @@ class Network:
 
     def run(self, until: float) -> None:
         self.env.run(until=until)
+
+
+def _add_listener(obj: Any, new: Any, null: type, fanout: type) -> None:
+    """Set ``obj.listener`` to ``new``, or to a ``fanout`` of the listeners it already has
+    and ``new`` (``null``: the do-nothing listener class, replaced outright)."""
+    old = obj.listener
+    if isinstance(old, fanout):
+        old.listeners.append(new)  # type: ignore[attr-defined]
+    elif type(old) is null:
+        obj.listener = new
+    else:
+        obj.listener = fanout([old, new])
