@@ -298,3 +298,11 @@ def test_overrides_keep_the_scenario_file_for_messages(tmp_path, monkeypatch):
     with pytest.raises(simulator.UserError) as exc:
         simulator.run(sc, replications=2, seed=3, jobs=2, progress=False)
     assert (exc.value.problems[0].file, exc.value.problems[0].line) == (str(path), 10)
+
+
+def test_random_disruptions_count_in_the_estimate():
+    data = one_point({"type": "sS", "s": 5, "S": 20}, rate=5, horizon=100)
+    data["suppliers"][0]["disruptions"] = {"mean_between": 1e-7, "mean_duration": 1e-7}
+    assert budget.events_per_replication(load(data)) == pytest.approx(5 * 100 + 2 * 100 / 2e-7)
+    with pytest.raises(simulator.UserError, match="events"):
+        simulator.run(data, progress=False)

@@ -6,6 +6,7 @@ enough to refuse an accidental ``horizon: 1e9`` (or ``review_period: 1e-9``, or
 
 * every customer stream makes ``rate x horizon`` orders per replication;
 * every periodic review makes ``horizon / review_period`` reviews;
+* a supplier's random disruptions change state twice per ``mean_between + mean_duration``;
 * replenishment orders and receipts come on top, at most one each per customer order
   or review, so the estimate is within a factor of about 2 of the true count.
 
@@ -38,6 +39,10 @@ def events_per_replication(sc: Any) -> float:
             period = inv.policy.get("review_period", 0) or 0
             if isinstance(period, (int, float)) and period > 0:
                 n += days / period + 1
+    for s in sc.suppliers:  # random disruptions: two changes (down, up) per cycle
+        between = getattr(s.disruptions, "mean_between", None)
+        if between is not None:
+            n += 2 * days / (between + s.disruptions.mean_duration)
     return n
 
 
