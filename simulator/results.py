@@ -115,6 +115,20 @@ def check_out(target: Path, overwrite: bool, flag: str = "overwrite=True") -> ou
     return outdir.preflight(target, overwrite, flag)
 
 
+def _cell(row: pd.Series) -> str:
+    """``mean ± half-width`` of a summary row, with precision matched to its size. The
+    half-width is the t-interval's: where the interval was cut at the metric's range (0 or 1),
+    the side that was not cut shows it."""
+    m, lo, hi = row["mean"], row["ci95_low"], row["ci95_high"]
+    if isinstance(m, float) and math.isnan(m):
+        return "-"
+    spec = ".3f" if abs(m) < 10 else ",.1f" if abs(m) < 1000 else ",.0f"
+    txt = format(m, spec)
+    if isinstance(lo, float) and not math.isnan(lo):
+        txt += " ± " + format(max(m - lo, hi - m), spec)
+    return txt
+
+
 class Results:
     """Tables of a run: :attr:`metrics`, :attr:`summary`, :attr:`warnings`, plus
     the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json).
@@ -163,16 +177,7 @@ class Results:
                                                   "lost_units", "total_cost")) -> str:
         """A readable summary: mean ± 95% half-width per warehouse, product and metric."""
         s = self.summary[self.summary["metric"].isin(metrics)]
-        def fmt(row: pd.Series) -> str:
-            m, lo = row["mean"], row["ci95_low"]
-            if isinstance(m, float) and math.isnan(m):
-                return "-"
-            spec = ".3f" if abs(m) < 10 else ",.1f" if abs(m) < 1000 else ",.0f"
-            txt = format(m, spec)
-            if isinstance(lo, float) and not math.isnan(lo):
-                txt += " ± " + format(m - lo, spec)
-            return txt
-        s = s.assign(value=s.apply(fmt, axis=1))
+        s = s.assign(value=s.apply(_cell, axis=1))
         wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
         keys = zip(self.summary["warehouse"], self.summary["product"], strict=True)
         order = list(dict.fromkeys(keys))
@@ -183,7 +188,22 @@ class Results:
                f"{self.scenario.warmup:g}-{self.scenario.horizon:g} measured"
         if n > 1:
             head += " (mean ± 95% CI half-width)"
-        return head + "\n" + wide.to_string()
+        return head + "\n" + wide.to_string() + self._supplier_table()
+
+    def _supplier_table(self) -> str:
+        """Suppliers with capacity or disruptions (the others only add their lead time)."""
+        limited = [x.id for x in self.scenario.suppliers
+                   if x.capacity is not None or x.disruptions]
+        if not limited:
+            return ""
+        cols = ["purchase_orders", "avg_replenishment_time", "utilisation", "days_disrupted"]
+        s = self.supplier_summary
+        s = s[s["supplier"].isin(limited) & s["metric"].isin(cols)]
+        s = s.assign(value=s.apply(_cell, axis=1))
+        wide = s.pivot(index="supplier", columns="metric", values="value")
+        wide = wide.reindex(limited)[[c for c in cols if c in wide.columns]]
+        wide.columns.name = None
+        return "\n\n" + wide.to_string()
 
     # -- disk -------------------------------------------------------------------
     def save(self, out: str | os.PathLike[str] | outdir.Claim, overwrite: bool = False) -> Path:

@@ -495,3 +495,34 @@ def test_bad_supplier_key_exits_2_from_the_command_line(tmp_path, capsys):
     assert f"{path}:{line_of(BASE_YAML, 'lead_time: 2') + 2}: suppliers.0.disruptions.0.to: " \
         in err
     assert "Traceback" not in err
+
+
+def test_the_terminal_table_shows_limited_suppliers_only():
+    data = {"name": "cap", "horizon": 120, "warmup": 20, "replications": 3,
+            "products": [{"id": "p", "holding_cost": 1}, {"id": "q"}],
+            "suppliers": [{"id": "acme", "lead_time": 2, "capacity": 8,
+                           "disruptions": [{"from": 50, "to": 60}]},
+                          {"id": "free", "lead_time": 1}],
+            "warehouses": [{"id": "w", "inventory": {
+                "p": {"source": "acme", "policy": {"type": "sS", "s": 20, "S": 60}},
+                "q": {"source": "free", "policy": {"type": "sS", "s": 5, "S": 20}}}}],
+            "customers": [{"id": "c", "warehouse": "w", "demand": {"p": {"rate": 5}}}]}
+    res = simulator.run(data, progress=False)
+    lines = res.table().splitlines()
+    head = next(i for i, line in enumerate(lines) if "utilisation" in line)
+    assert lines[head].split() == ["purchase_orders", "avg_replenishment_time", "utilisation",
+                                   "days_disrupted"]
+    rows = [line.split()[0] for line in lines[head + 2:]]
+    assert rows == ["acme"]  # the unlimited supplier adds nothing worth a row
+    s = res.supplier_summary.set_index(["supplier", "metric"])
+    days = s.loc[("acme", "days_disrupted"), "mean"]
+    assert days == 10.0 and lines[head + 2].endswith("10.0 ± 0.0")
+    del data["suppliers"][0]["capacity"], data["suppliers"][0]["disruptions"]
+    assert "utilisation" not in simulator.run(data, progress=False).table()
+
+
+def test_a_cut_interval_shows_the_t_half_width():
+    from simulator.results import _cell
+
+    row = {"mean": 0.002, "ci95_low": 0.0, "ci95_high": 0.006}  # cut at 0 from -0.002
+    assert _cell(row) == "0.002 ± 0.004"
