@@ -8,7 +8,7 @@ from typing import Any
 from simulator.model import Network
 from simulator.observe import sanity
 from simulator.observe.metrics import MetricsCollector
-from simulator.observe.suppliers import SupplierMetrics, charge_ordering_costs
+from simulator.observe.suppliers import SupplierMetrics
 from simulator.scenario.models import Scenario
 
 
@@ -42,7 +42,6 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
-    charge_ordering_costs(scenario, rows)
     suppliers = [{"replication": replication, **r}
                  for r in supplier_metrics.rows(scenario.horizon)]
     specs = {(w.id, pid): inv.policy for w in scenario.warehouses

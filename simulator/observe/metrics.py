@@ -100,18 +100,29 @@ class MetricsCollector:
         """One dict per stock point with the SPEC metric columns."""
         days = end - self.start
         out = []
-        products = {p.id: p for p in self.network.scenario.products}
+        sc = self.network.scenario
+        products = {p.id: p for p in sc.products}
+        major = {s.id: s.ordering_cost for s in sc.suppliers}
+        source = {(w.id, pid): inv.source for w in sc.warehouses
+                  for pid, inv in w.inventory.items()}
         for (wid, pid), st in self.stats.items():
-            prod = products[pid]
-            out.append({"warehouse": wid, "product": pid, **metric_values(st, prod, days)})
+            per_po = major.get(source[(wid, pid)], 0.0)
+            out.append({"warehouse": wid, "product": pid,
+                        **metric_values(st, products[pid], days, per_po)})
         return out
 
 
-def metric_values(st: StockStats, prod: Any, days: float) -> dict[str, float]:
-    """The metric columns from one stock point's sums over ``days`` days."""
+def metric_values(st: StockStats, prod: Any, days: float,
+                  supplier_cost: float = 0.0) -> dict[str, float]:
+    """The metric columns from one stock point's sums over ``days`` days.
+
+    ``supplier_cost`` is the supplier's ``ordering_cost`` per purchase order: until orders are
+    consolidated every replenishment order is one purchase order, so it is charged with each
+    order on top of the product's ``ordering_cost``.
+    """
     avg_oh = st.area_oh / days
     holding = prod.holding_cost * st.area_oh
-    ordering = prod.ordering_cost * st.orders
+    ordering = prod.ordering_cost * st.orders + supplier_cost * st.orders
     backorder = prod.backorder_cost * st.area_bo
     lost_sale = prod.lost_sale_cost * st.lost
     return {

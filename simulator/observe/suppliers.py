@@ -85,25 +85,3 @@ class SupplierMetrics:
         sups = self.network.suppliers
         return [{"supplier": sid, **st.row(sups[sid], self.start, end)}
                 for sid, st in self.stats.items()]
-
-
-def charge_ordering_costs(scenario: Any, rows: list[dict[str, Any]]) -> None:
-    """Add each supplier's ``ordering_cost`` per purchase order to the ordering stock point's
-    ``ordering_cost`` and ``total_cost`` (rows of ``metrics.csv``, changed in place).
-
-    Until orders are consolidated every replenishment order is one purchase order, so a stock
-    point pays its supplier's cost once per order placed, on top of its product's cost.
-    Consolidation will charge it once per purchase order instead. Suppliers without an
-    ordering cost change nothing (not even by adding 0).
-    """
-    costs = {s.id: s.ordering_cost for s in scenario.suppliers if s.ordering_cost > 0}
-    if not costs:
-        return
-    source = {(w.id, pid): inv.source for w in scenario.warehouses
-              for pid, inv in w.inventory.items()}
-    for row in rows:
-        cost = costs.get(source[(row["warehouse"], row["product"])])
-        if cost:
-            extra = cost * row["orders_placed"]
-            row["ordering_cost"] += extra
-            row["total_cost"] += extra
