@@ -33,15 +33,24 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess, parent_process
 from multiprocessing.reduction import ForkingPickler
-from types import FrameType
 from typing import Any, TypeVar
+
+from simulator.experiment.signals import (
+    STOP_SIGNALS,
+    Deferred,
+    Terminated,
+    block,
+    raise_on_sigterm,
+    unblock,
+)
+
+__all__ = ["RemoteError", "Terminated", "WorkerDied", "raise_on_sigterm", "run_tasks"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -49,7 +58,6 @@ R = TypeVar("R")
 GRACE_SECONDS = 1.0
 """How long (s) a worker is given to exit after a stop message or SIGTERM, before SIGKILL."""
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _WAKE_SECONDS = 0.2  # the parent wakes this often, however long the tasks
 
 # The parent's ends of the workers' pipes. A worker started by fork closes its inherited
@@ -107,48 +115,6 @@ class RemoteTraceback(Exception):
 
     def __str__(self) -> str:
         return f"\n\nTraceback in the worker process:\n{self.args[0]}"
-
-
-class Terminated(BaseException):
-    """The process received SIGTERM inside :func:`raise_on_sigterm`.
-
-    A :class:`BaseException` (like :class:`KeyboardInterrupt`), so ``except Exception``
-    clauses do not swallow it. :attr:`exit_status` is the conventional ``128 + signal``.
-    """
-
-    def __init__(self, signum: int = signal.SIGTERM):
-        self.signum = int(signum)
-        self.exit_status = 128 + self.signum
-        super().__init__(f"received {signal.Signals(self.signum).name}")
-
-
-@contextmanager
-def raise_on_sigterm() -> Iterator[None]:
-    """Inside this block, SIGTERM raises :class:`Terminated` in the main thread.
-
-    A command line wraps its work in it, so that ``kill PID`` stops a parallel run as
-    cleanly as Ctrl-C: :func:`run_tasks` stops and reaps its workers, then the exception
-    reaches the command, which reports it and exits with ``Terminated.exit_status`` (143).
-    Only the first SIGTERM raises; later ones inside the block are ignored, so the clean-up
-    is not interrupted. Outside the main thread this does nothing (Python runs signal
-    handlers in the main thread only).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    raised = False
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        nonlocal raised
-        if not raised:
-            raised = True
-            raise Terminated(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def run_tasks(fn: Callable[[T], R], tasks: Iterable[T], jobs: int,
@@ -232,10 +198,10 @@ class _Run:
         self.exhausted = False
 
     def results(self) -> Generator[Any, None, None]:
-        # While this code runs, SIGINT and SIGTERM are only recorded (see _Signals): the run
+        # While this code runs, SIGINT and SIGTERM are only recorded (see signals.Deferred): the run
         # then stops at a point of its choosing, and no handler's exception can be lost in a
         # finalizer (``Exception ignored in __del__``), which would leave the run waiting.
-        signals = _Signals()
+        signals = Deferred()
         finished = False
         try:
             signals.install()
@@ -285,7 +251,7 @@ class _Run:
         process = self.ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main, name=f"run_tasks-worker-{len(self.workers) + 1}",
             args=(theirs, self.fn, self.initializer, self.initargs))
-        mask = _block(_STOP_SIGNALS)  # the worker starts with them blocked, until it has
+        mask = block(STOP_SIGNALS)  # the worker starts with them blocked, until it has
         try:                          # set its own handlers
             process.start()
         except BaseException:
@@ -293,13 +259,13 @@ class _Run:
             ours.close()
             raise
         finally:
-            _unblock(mask)
+            unblock(mask)
             theirs.close()
         worker = _Worker(process, ours)
         self.workers.append(worker)
         return worker
 
-    def _receive(self, signals: _Signals) -> None:
+    def _receive(self, signals: Deferred) -> None:
         """Wait until a worker answers or dies, or a signal comes; store the results or raise
         the failure."""
         busy = [w for w in self.workers if w.tasks]
@@ -375,86 +341,6 @@ def _join_all(workers: list[_Worker], seconds: float) -> None:
         w.process.join(max(0.0, deadline - time.monotonic()))
 
 
-class _Signals:
-    """SIGINT and SIGTERM, while :attr:`active`, recorded instead of acted on.
-
-    :meth:`install` (main thread only: Python runs signal handlers there) sets a handler
-    that records the signal while :attr:`active` and otherwise passes it to the previous
-    handler, and a wake-up pipe (:func:`signal.set_wakeup_fd`) that wakes the parent's
-    wait even when another thread received the signal. :meth:`uninstall` restores both and
-    re-raises each signal recorded, which then has its usual effect (KeyboardInterrupt,
-    :class:`Terminated`, or the default action).
-    """
-
-    def __init__(self) -> None:
-        self.active = True
-        self.caught: list[int] = []
-        self.previous: dict[int, Any] = {}
-        self.wakeup: int | None = None   # read end of the wake-up pipe
-        self._write = -1
-        self._old_wakeup = -1
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for s in _STOP_SIGNALS:
-            if signal.getsignal(s) is not None:  # None: set outside Python; leave it alone
-                self.previous[s] = signal.signal(s, self._handle)
-        self.wakeup, self._write = os.pipe()
-        os.set_blocking(self.wakeup, False)
-        os.set_blocking(self._write, False)
-        self._old_wakeup = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
-
-    def uninstall(self) -> None:
-        if self.wakeup is not None:
-            mine = signal.set_wakeup_fd(self._old_wakeup)
-            if mine != self._write:  # someone else's since: leave theirs
-                signal.set_wakeup_fd(mine, warn_on_full_buffer=False)
-            os.close(self.wakeup)
-            os.close(self._write)
-            self.wakeup = None
-        for s, handler in self.previous.items():
-            if signal.getsignal(s) == self._handle:
-                signal.signal(s, handler)  # a signal still pending is recorded first
-        self.previous.clear()
-        caught, self.caught = list(dict.fromkeys(self.caught)), []
-        for s in caught:
-            signal.raise_signal(s)
-
-    def check(self) -> None:
-        """Empty the wake-up pipe and run the Python handlers of signals received by any
-        thread (which this thread might otherwise only do later)."""
-        if self.wakeup is not None:
-            try:
-                os.read(self.wakeup, 512)
-            except BlockingIOError:
-                pass
-            if hasattr(signal, "pthread_sigmask"):
-                signal.pthread_sigmask(signal.SIG_BLOCK, ())  # runs pending handlers
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.active:
-            self.caught.append(signum)
-            return
-        previous = self.previous.get(signum)
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_DFL:
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-
-
-def _block(signums: Iterable[int]) -> set[Any] | None:
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, set(signums))
-
-
-def _unblock(mask: set[Any] | None) -> None:
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-
-
 def _context(context: str | BaseContext | None) -> BaseContext:
     if isinstance(context, BaseContext):
         return context
@@ -503,7 +389,7 @@ def _worker_main(conn: Connection, fn: Callable[[Any], Any],
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)  # the parent's, inherited through fork
     if hasattr(signal, "pthread_sigmask"):  # the parent started us with both blocked
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # pending ones act now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # pending ones act now
     for end in list(_PARENT_ENDS):  # copies inherited through fork
         end.close()
     _PARENT_ENDS.clear()
