@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from simulator import outdir
+from simulator.observe.customers import CUSTOMER_METRICS
 from simulator.observe.metrics import METRICS
 from simulator.observe.suppliers import SUPPLIER_METRICS
 
@@ -71,24 +72,43 @@ SUPPLIER_SUMMARY_COLUMNS = ["supplier", "metric", "n", "mean", "std", "ci95_low"
 SUPPLIER_RANGES: dict[str, tuple[float, float]] = {
     **{m: (0.0, math.inf) for m in SUPPLIER_METRICS}, "utilisation": (0.0, 1.0)}
 
+CUSTOMER_COLUMNS = ["replication", "customer", *CUSTOMER_METRICS]
+CUSTOMER_SUMMARY_COLUMNS = ["customer", "metric", "n", "mean", "std", "ci95_low", "ci95_high"]
+#: the values each customer metric can take (intervals are cut to them)
+CUSTOMER_RANGES: dict[str, tuple[float, float]] = {
+    **{m: (0.0, math.inf) for m in CUSTOMER_METRICS},
+    **{m: (0.0, 1.0) for m in ("order_fill_rate", "line_fill_rate", "on_time_share",
+                               "split_share")}}
 
-def summarize_suppliers(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, std and 95% t-interval of each supplier metric across replications, per
-    supplier, cut to the metric's range (as :func:`summarize`; NaN values left out)."""
-    long = table.melt(id_vars=["replication", "supplier"], value_vars=list(SUPPLIER_METRICS),
-                      var_name="metric")
-    long["metric"] = pd.Categorical(long["metric"], categories=list(SUPPLIER_METRICS),
-                                    ordered=True)
-    g = long.groupby(["supplier", "metric"], sort=False, observed=True)["value"]
+
+def summarize_by(table: pd.DataFrame, key: str, metrics: tuple[str, ...],
+                 ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Mean, std and 95% t-interval of each metric across replications, per ``key``
+    (supplier, customer), cut to the metric's range (as :func:`summarize`; NaN values left
+    out)."""
+    long = table.melt(id_vars=["replication", key], value_vars=list(metrics), var_name="metric")
+    long["metric"] = pd.Categorical(long["metric"], categories=list(metrics), ordered=True)
+    long["value"] = pd.to_numeric(long["value"], errors="coerce")
+    g = long.groupby([key, "metric"], sort=False, observed=True)["value"]
     out = g.agg(n="count", mean="mean", std="std").reset_index()
     half = _t975(np.maximum(out["n"].to_numpy() - 1, 1)) * out["std"] / np.sqrt(out["n"])
     half = half.where(out["n"] > 1)
     out["metric"] = out["metric"].astype(str)
-    low = out["metric"].map(lambda m: SUPPLIER_RANGES[m][0]).astype(float)
-    high = out["metric"].map(lambda m: SUPPLIER_RANGES[m][1]).astype(float)
+    low = out["metric"].map(lambda m: ranges[m][0]).astype(float)
+    high = out["metric"].map(lambda m: ranges[m][1]).astype(float)
     out["ci95_low"] = np.maximum(out["mean"] - half, low)
     out["ci95_high"] = np.minimum(out["mean"] + half, high)
-    return out[SUPPLIER_SUMMARY_COLUMNS]
+    return out[[key, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
+
+
+def summarize_suppliers(table: pd.DataFrame) -> pd.DataFrame:
+    """Supplier metrics summarised per supplier (:func:`summarize_by`)."""
+    return summarize_by(table, "supplier", SUPPLIER_METRICS, SUPPLIER_RANGES)
+
+
+def summarize_customers(table: pd.DataFrame) -> pd.DataFrame:
+    """Customer metrics summarised per customer (:func:`summarize_by`)."""
+    return summarize_by(table, "customer", CUSTOMER_METRICS, CUSTOMER_RANGES)
 
 
 def _t975(df: np.ndarray) -> np.ndarray:
@@ -134,10 +154,13 @@ class Results:
     the resolved :attr:`scenario` and :attr:`info` (provenance, written as run.json).
 
     :attr:`supplier_metrics` has one row per replication and supplier (written as
-    ``supplier_metrics.csv``), summarised with t-intervals in :attr:`supplier_summary`."""
+    ``supplier_metrics.csv``), summarised with t-intervals in :attr:`supplier_summary`;
+    :attr:`customer_metrics` one row per replication and customer
+    (``customer_metrics.csv``), summarised in :attr:`customer_summary`."""
 
     def __init__(self, scenario: Any, metrics: pd.DataFrame, warnings: pd.DataFrame,
-                 info: dict[str, Any], supplier_metrics: pd.DataFrame | None = None):
+                 info: dict[str, Any], supplier_metrics: pd.DataFrame | None = None,
+                 customer_metrics: pd.DataFrame | None = None):
         self.scenario = scenario
         self.metrics = metrics
         self.summary = summarize(metrics)
@@ -146,6 +169,9 @@ class Results:
         self.supplier_metrics = (pd.DataFrame(columns=SUPPLIER_COLUMNS)
                                  if supplier_metrics is None else supplier_metrics)
         self.supplier_summary = summarize_suppliers(self.supplier_metrics)
+        self.customer_metrics = (pd.DataFrame(columns=CUSTOMER_COLUMNS)
+                                 if customer_metrics is None else customer_metrics)
+        self.customer_summary = summarize_customers(self.customer_metrics)
 
     @classmethod
     def from_replications(cls, scenario: Any, reps: list[Any], *, started: datetime,
@@ -170,7 +196,9 @@ class Results:
             "policies": reps[0].policies if reps else {},
         }
         sups = pd.DataFrame([row for r in reps for row in r.suppliers], columns=SUPPLIER_COLUMNS)
-        return cls(scenario, metrics, warns, info, sups)
+        custs = pd.DataFrame([row for r in reps for row in r.customers],
+                             columns=CUSTOMER_COLUMNS)
+        return cls(scenario, metrics, warns, info, sups, custs)
 
     # -- terminal ---------------------------------------------------------------
     def table(self, metrics: tuple[str, ...] = ("fill_rate", "avg_on_hand", "avg_backorders",
@@ -188,7 +216,25 @@ class Results:
                f"{self.scenario.warmup:g}-{self.scenario.horizon:g} measured"
         if n > 1:
             head += " (mean ± 95% CI half-width)"
-        return head + "\n" + wide.to_string() + self._supplier_table()
+        return head + "\n" + wide.to_string() + self._customer_table() + self._supplier_table()
+
+    def _customer_table(self) -> str:
+        """Customers' order service (one row each)."""
+        if not self.scenario.customers:
+            return ""
+        cols = ["order_fill_rate", "line_fill_rate", "avg_cycle_time", "p95_cycle_time"]
+        if any(c.promised_time is not None for c in self.scenario.customers):
+            cols.append("on_time_share")
+        if any(len(c.sources) > 1 for c in self.scenario.customers):
+            cols.append("split_share")
+        s = self.customer_summary
+        s = s[s["metric"].isin(cols)]
+        s = s.assign(value=s.apply(_cell, axis=1))
+        wide = s.pivot(index="customer", columns="metric", values="value")
+        wide = wide.reindex([c.id for c in self.scenario.customers])
+        wide = wide[[c for c in cols if c in wide.columns]]
+        wide.columns.name = None
+        return "\n\n" + wide.to_string()
 
     def _supplier_table(self) -> str:
         """Suppliers with capacity or disruptions (the others only add their lead time)."""
@@ -231,6 +277,7 @@ class Results:
         self.summary.to_csv(folder / "summary.csv", index=False)
         self.warnings.to_csv(folder / "warnings.csv", index=False)
         self.supplier_metrics.to_csv(folder / "supplier_metrics.csv", index=False)
+        self.customer_metrics.to_csv(folder / "customer_metrics.csv", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as f:
             f.write(f"# {self.scenario.name}: the scenario as run, every default filled in\n")
             yaml.safe_dump(self.scenario.to_dict(), f, sort_keys=False, allow_unicode=True)

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover - depends on how pytest imports the file
     from helpers_scenarios import BASE_YAML, edit, write_scenario
 
 FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
-         "supplier_metrics.csv"}
+         "supplier_metrics.csv", "customer_metrics.csv"}
 STAMP = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 SCRIPT = Path(sys.executable).with_name("simulator")
 

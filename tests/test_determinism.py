@@ -77,9 +77,9 @@ class SourceTap:
     def __init__(self, sp: Any, records: list[tuple[float, float]]):
         self.sp, self.records = sp, records
 
-    def demand(self, qty: float, lose: bool, lane: Any = None) -> None:
+    def demand(self, qty: float, lose: bool, lane: Any = None) -> float:
         self.records.append((self.sp.env.now, qty))
-        self.sp.demand(qty, lose, lane)
+        return self.sp.demand(qty, lose, lane)  # type: ignore[no-any-return]
 
 
 def run_logged(data: dict[str, Any], seed: int, replication: int = 0):

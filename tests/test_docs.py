@@ -24,11 +24,14 @@ import simulator
 from simulator.cli import _parser, main
 from simulator.distributions import KINDS
 from simulator.errors import PolicyError
+from simulator.observe.customers import CUSTOMER_METRICS
 from simulator.observe.metrics import METRICS
 from simulator.scenario.models import (
     Customer,
     Demand,
     Inventory,
+    OrderLine,
+    Orders,
     Product,
     Scenario,
     Supplier,
@@ -41,7 +44,8 @@ REFERENCE = (DOCS / "scenario-reference.md").read_text(encoding="utf-8")
 POLICIES_DOC = (DOCS / "policies.md").read_text(encoding="utf-8")
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-MODELS = [Product, Supplier, Inventory, Warehouse, Demand, Customer, Scenario]
+MODELS = [Product, Supplier, Inventory, Warehouse, Demand, Customer, Orders, OrderLine,
+          Scenario]
 
 
 def code_spans(markdown: str) -> set[str]:
@@ -96,6 +100,7 @@ def test_every_builtin_policy_and_parameter_is_documented(name):
 
 def test_every_metric_is_documented():
     assert [m for m in METRICS if not documented(m)] == []
+    assert [m for m in CUSTOMER_METRICS if not documented(m)] == []
 
 
 def test_every_run_flag_is_documented():

@@ -33,7 +33,7 @@ METRIC_COLUMNS = ["demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg
 ID_COLUMNS = ["replication", "warehouse", "product"]
 STOCK_POINTS = {("dc", "widget"), ("dc", "gadget"), ("store", "widget")}
 FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
-         "supplier_metrics.csv"}
+         "supplier_metrics.csv", "customer_metrics.csv"}
 
 
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:

@@ -32,4 +32,4 @@ def test_runs(path, tmp_path):
     out = res.save(tmp_path / "out")
     assert {p.name for p in out.iterdir()} == {
         "metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
-        "supplier_metrics.csv"}
+        "supplier_metrics.csv", "customer_metrics.csv"}

@@ -131,7 +131,7 @@ UNKNOWN_KEYS = [
                  "unknown key; valid keys: source, policy, initial, lead_time", id="inventory"),
     pytest.param(("    warehouse: dc\n", "    warehouse: dc\n    priority: 1\n"),
                  "customers.0.priority", "priority: 1",
-                 "unknown key; valid keys: id, warehouse, unmet, demand", id="customer"),
+                 "unknown key; valid keys: id, warehouse, warehouses, unmet, allocation", id="customer"),
     pytest.param(("{rate: 2}", "{rate: 2, rat: 3}"), "customers.0.demand.widget.rat",
                  "rat: 3", "unknown key; valid keys: rate, size, arrivals", id="demand"),
     pytest.param(("    lead_time: 2\n", "    lead_time: {dist: gamma, mean: 2, cv: 0.5, sd: 1}\n"),

@@ -34,6 +34,8 @@ def events_per_replication(sc: Any) -> float:
     for c in sc.customers:
         for d in c.demand.values():
             n += d.rate * days
+        if c.orders is not None:  # an order and its lines: one event per order, work per line
+            n += _order_rate(c.orders) * days
     for w in sc.warehouses:
         for inv in w.inventory.values():
             period = inv.policy.get("review_period", 0) or 0
@@ -44,6 +46,16 @@ def events_per_replication(sc: Any) -> float:
         if between is not None:
             n += 2 * days / (between + s.disruptions.mean_duration)
     return n
+
+
+def _order_rate(orders: Any) -> float:
+    """Orders per day of a customer's ``orders`` (generated, or a log's mean), counting each
+    order as one event plus one per expected line."""
+    log = getattr(orders, "log", None)
+    if log is not None:
+        return log.events_per_day()
+    lines = sum(line.probability for line in (orders.lines or {}).values())
+    return float(orders.rate or 0.0) * (1.0 + lines)
 
 
 def estimate_events(sc: Any) -> float:

@@ -7,6 +7,7 @@ from typing import Any
 
 from simulator.model import Network
 from simulator.observe import sanity
+from simulator.observe.customers import CustomerCollector
 from simulator.observe.metrics import MetricsCollector
 from simulator.observe.suppliers import SupplierMetrics
 from simulator.scenario.models import Scenario
@@ -22,6 +23,8 @@ class ReplicationResult:
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: one dict per supplier (``supplier_metrics.csv``)
     suppliers: list[dict[str, Any]] = field(default_factory=list)
+    #: one dict per customer (``customer_metrics.csv``)
+    customers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int,
@@ -34,21 +37,24 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     net = Network(scenario, replication, seed)
     metrics = MetricsCollector(net)
     supplier_metrics = SupplierMetrics(net)
+    customer_metrics = CustomerCollector(net)
     net.start()
     if scenario.warmup > 0:
         _advance(net, 0.0, scenario.warmup, scenario.horizon, progress)
         metrics.reset(scenario.warmup)
         supplier_metrics.reset(scenario.warmup)
+        customer_metrics.reset(scenario.warmup)
     _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
     suppliers = [{"replication": replication, **r}
                  for r in supplier_metrics.rows(scenario.horizon)]
+    customers = [{"replication": replication, **r} for r in customer_metrics.rows()]
     specs = {(w.id, pid): inv.policy for w in scenario.warehouses
              for pid, inv in w.inventory.items()}
     used = {f"{w}/{p}": _resolved(specs[(w, p)], sp.policy) for (w, p), sp in net.stock.items()}
     warnings = sanity.check(replication, scenario.horizon, metrics.stats, rows)
-    return ReplicationResult(replication, rows, warnings, used, suppliers)
+    return ReplicationResult(replication, rows, warnings, used, suppliers, customers)
 
 
 def _advance(net: Network, start: float, end: float, horizon: float,

@@ -119,3 +119,56 @@ class SupplierFanout(SupplierListener):
                          ordered: float, lead_time: float) -> None:
         for lst in self.listeners:
             lst.supplier_shipped(supplier, now, qty, dest, ordered, lead_time)
+
+
+class CustomerListener:
+    """Hooks the model calls for a customer's orders (one listener per customer).
+
+    The default does nothing. ``customer`` is the customer's id, ``now`` the time in days.
+    Exception, for speed: a single-product (``demand``) order of a customer served from one
+    warehouse without delivery times or shipping costs that ships complete at once is not
+    announced; its source counts it in ``count`` (a running total that observers read, see
+    :class:`~simulator.model.network.DemandSource`).
+    """
+
+    def order(self, customer: str, now: float, lines: int, filled: int, split: bool,
+              lost: float) -> None:
+        """An order of ``lines`` lines arrived; ``filled`` of them shipped complete from stock
+        at once; ``split``: it is served from more than one warehouse; ``lost`` units were
+        lost (``unmet: lost``; such an order is never delivered)."""
+
+    def shipment(self, customer: str, now: float, warehouse: int, units: float,
+                 cost: float) -> None:
+        """A shipment of ``units`` left the customer's ``warehouse``-th warehouse, costing
+        ``cost`` (shipping cost per unit and per shipment)."""
+
+    def delivered(self, customer: str, now: float, count: int, arrived: float,
+                  arrival: float) -> None:
+        """The last units of ``count`` orders (1, or a cohort beyond the record bound) left
+        now and reach the customer at ``arrival``; ``arrived`` is the sum of the orders'
+        arrival times."""
+
+
+NULL_CUSTOMER = CustomerListener()
+
+
+class CustomerFanout(CustomerListener):
+    """Forwards every customer hook to several listeners, in order."""
+
+    def __init__(self, listeners: list[CustomerListener]):
+        self.listeners = list(listeners)
+
+    def order(self, customer: str, now: float, lines: int, filled: int, split: bool,
+              lost: float) -> None:
+        for lst in self.listeners:
+            lst.order(customer, now, lines, filled, split, lost)
+
+    def shipment(self, customer: str, now: float, warehouse: int, units: float,
+                 cost: float) -> None:
+        for lst in self.listeners:
+            lst.shipment(customer, now, warehouse, units, cost)
+
+    def delivered(self, customer: str, now: float, count: int, arrived: float,
+                  arrival: float) -> None:
+        for lst in self.listeners:
+            lst.delivered(customer, now, count, arrived, arrival)

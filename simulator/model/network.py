@@ -26,14 +26,18 @@ from simulator.model.events import (
     DEMAND,
     RECEIPT,
     Call,
+    CustomerFanout,
+    CustomerListener,
     Fanout,
     StockListener,
     SupplierFanout,
     SupplierListener,
 )
+from simulator.model.orders import Customer, LogSource, OrderSource, line_picks
 from simulator.model.stockpoint import StockPoint
 from simulator.model.supplier import Downtime, Supplier, given_periods, random_periods
 from simulator.scenario.derived import lead_times, policy_contexts
+from simulator.scenario.models import Customer as CustomerSpec
 from simulator.scenario.models import Demand, Scenario, UpDown
 
 
@@ -104,35 +108,61 @@ class Lane:
 
 
 class DemandSource:
-    """One customer's orders for one product: gaps and sizes from their own streams.
+    """One customer's single-product orders (``demand:``): gaps and sizes from their own
+    streams.
 
     With ``rate`` set (deterministic arrivals) the n-th order comes at exactly
     ``n / rate`` days (no accumulated rounding), else after i.i.d. ``gaps``.
+
+    The fast path (``fast``: one warehouse, no delivery time, shipping cost or merge
+    window) sends the order straight to the stock point and counts it in ``count``; only an
+    order that did not ship complete goes on to the customer (:meth:`Customer.short`), so
+    an order served from stock costs one counter, not a hook call. Otherwise every order is
+    placed with the customer as an order of one line (:meth:`Customer.place`).
     """
 
-    def __init__(self, env: Environment, sp: StockPoint, gaps: Iterator[float] | None,
-                 sizes: Iterator[float], lose: bool, rate: float | None = None):
+    def __init__(self, env: Environment, customer: Customer, k: int,
+                 gaps: Iterator[float] | None, sizes: Iterator[float],
+                 rate: float | None = None, fast: bool = True):
         self.env = env
-        self.sp = sp
+        self.customer = customer
+        self.k = k
+        self.sp: StockPoint = customer.first[k]  # type: ignore[assignment]
         self.gaps = gaps
         self.sizes = sizes
-        self.lose = lose
+        self.lose = customer.lose
         self.rate = rate
+        self.fast = fast
         self.n = 1
+        #: orders arrived on the fast path (a running total; observers read differences)
+        self.count = 0
         self._callbacks: list[Any] = []
 
     def start(self) -> None:
-        if self.rate is not None:
-            self._callbacks = [self._arrive_fixed]
-            Call(self.env, 1 / self.rate, DEMAND, self._arrive_fixed)
+        fn = self._arrive_fixed if self.rate is not None else self._arrive
+        self._callbacks = [fn]
+        first = 1 / self.rate if self.rate is not None else next(self.gaps)  # type: ignore
+        Call(self.env, first, DEMAND, fn)
+
+    def _order(self, qty: float) -> None:
+        if self.fast:
+            self.count += 1
+            got = self.sp.demand(qty, self.lose)
+            if got != qty:
+                self.customer.short(self.k, qty, got)
         else:
-            self._callbacks = [self._arrive]
-            Call(self.env, next(self.gaps), DEMAND, self._arrive)  # type: ignore[arg-type]
+            self.customer.place([(self.k, qty)])
 
     def _arrive(self, event: Call) -> None:
         qty = next(self.sizes)
         if qty > 0:
-            self.sp.demand(qty, self.lose)
+            if self.fast:  # inlined _order: this is the hottest path of most scenarios
+                self.count += 1
+                got = self.sp.demand(qty, self.lose)
+                if got != qty:
+                    self.customer.short(self.k, qty, got)
+            else:
+                self.customer.place([(self.k, qty)])
         # Re-arm the same event for the next order instead of allocating one per
         # order: SimPy has already detached its callbacks, so it is free again.
         event.callbacks = self._callbacks
@@ -141,7 +171,7 @@ class DemandSource:
     def _arrive_fixed(self, event: Call) -> None:
         qty = next(self.sizes)
         if qty > 0:
-            self.sp.demand(qty, self.lose)
+            self._order(qty)
         self.n += 1
         # n/rate - now is exact (Sterbenz), so now + delay lands exactly on n/rate
         event.callbacks = self._callbacks
@@ -159,7 +189,8 @@ def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float
 class Network:
     """The model of one replication of a scenario, ready to run on its own environment."""
 
-    def __init__(self, scenario: Scenario, replication: int = 0, seed: int | None = None):
+    def __init__(self, scenario: Scenario, replication: int = 0, seed: int | None = None,
+                 fast: bool = True):
         self.scenario = scenario
         self.replication = replication
         self.seed = scenario.seed if seed is None else seed
@@ -167,7 +198,10 @@ class Network:
         self.contexts = policy_contexts(scenario)
         self.stock: dict[tuple[str, str], StockPoint] = {}
         self.suppliers: dict[str, Supplier] = {}
-        self.sources: list[DemandSource] = []
+        self.sources: list[Any] = []
+        self.customers: dict[str, Customer] = {}
+        #: False: single-product orders take the general order path too (tests compare)
+        self.fast = fast
         self.dispatcher = Dispatcher()
         self._build_stock()
         self._build_suppliers()
@@ -225,19 +259,78 @@ class Network:
 
     def _build_customers(self) -> None:
         for c in self.scenario.customers:
-            for pid, d in c.demand.items():
-                base = f"demand/{c.id}/{pid}"
-                gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
-                sizes = repeat(float(d.size.value)) if isinstance(d.size, Constant) \
-                    else d.size.stream(self._stream(f"{base}/sizes"))
-                fixed = d.rate if d.arrivals == "deterministic" else None
-                self.sources.append(DemandSource(self.env, self.stock[(c.warehouse, pid)],
-                                                 gaps, sizes, c.unmet == "lost", fixed))
+            products = c.products if c.demand or _log(c) is None else list(_log(c).products)
+            cust = self._customer(c, products)
+            self.customers[c.id] = cust
+            if c.demand:
+                fast = self.fast and _fast(c)
+                for k, (pid, d) in enumerate(c.demand.items()):
+                    base = f"demand/{c.id}/{pid}"
+                    gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
+                    sizes = self._sizes(d.size, f"{base}/sizes")
+                    fixed = d.rate if d.arrivals == "deterministic" else None
+                    self.sources.append(DemandSource(self.env, cust, k, gaps, sizes, fixed, fast))
+            elif _log(c) is not None:
+                self.sources.append(LogSource(self.env, cust, self._log_orders(c, products)))
+            else:
+                self.sources.append(self._order_source(c, cust))
+
+    def _customer(self, c: CustomerSpec, products: list[str]) -> Customer:
+        """The order handling of customer ``c`` for ``products`` (its product indices)."""
+        points = [[self.stock.get((w, pid)) for w in c.sources] for pid in products]
+        deliveries: list[Iterator[float] | None] = []
+        costs: list[float] = []
+        for w in c.sources:
+            dist = c.delivery_time.get(w) if isinstance(c.delivery_time, dict) \
+                else c.delivery_time
+            if dist is None or (isinstance(dist, Constant) and dist.value == 0):
+                deliveries.append(None)
+            else:
+                deliveries.append(self._sizes(dist, f"delivery/{c.id}/{w}"))
+            cost = c.shipping_cost.get(w, 0.0) if isinstance(c.shipping_cost, dict) \
+                else c.shipping_cost
+            costs.append(float(cost))
+        return Customer(self.env, c.id, c.allocation, c.unmet == "lost", points, deliveries,
+                        costs, float(c.shipment_cost), c.merge_window)
+
+    def _sizes(self, dist: Any, source: str) -> Iterator[float]:
+        """Draws of ``dist`` from stream ``source`` (a constant needs no stream)."""
+        return repeat(float(dist.value)) if isinstance(dist, Constant) \
+            else dist.stream(self._stream(source))
+
+    def _order_source(self, c: CustomerSpec, cust: Customer) -> OrderSource:
+        o = c.orders
+        lines = o.lines or {}  # type: ignore[union-attr]
+        picks = line_picks([line.probability for line in lines.values()],
+                           self._stream(f"orders/{c.id}/lines"))
+        sizes = [self._sizes(line.size, f"orders/{c.id}/{pid}/sizes")
+                 for pid, line in lines.items()]
+        if o.arrivals == "deterministic":  # type: ignore[union-attr]
+            return OrderSource(self.env, cust, None, picks, sizes, o.rate)  # type: ignore
+        gaps = Exponential.model_construct(dist="exponential", mean_=1.0 / o.rate)  # type: ignore
+        return OrderSource(self.env, cust, gaps.stream(self._stream(f"orders/{c.id}/arrivals")),
+                           picks, sizes)
+
+    def _log_orders(self, c: CustomerSpec,
+                    products: list[str]) -> Iterator[tuple[float, list[tuple[int, float]]]]:
+        """The customer's logged orders as (time, [(product index, units)]), replayed or
+        resampled by whole days (stream ``orders/<id>/bootstrap``)."""
+        log = _log(c)
+        index = {pid: k for k, pid in enumerate(products)}
+        orders = log.bootstrap(self._stream(f"orders/{c.id}/bootstrap")) \
+            if c.orders.bootstrap else log.replay()  # type: ignore[union-attr]
+        for t, lines in orders:
+            yield t, [(index[pid], float(q)) for pid, q in lines]
 
     def attach(self, factory: Callable[[StockPoint], StockListener]) -> None:
         """Give every stock point a listener made by ``factory(sp)`` (added to any it has)."""
         for sp in self.stock.values():
             _add_listener(sp, factory(sp), StockListener, Fanout)
+
+    def attach_customers(self, factory: Callable[[Customer], CustomerListener]) -> None:
+        """Give every customer a listener made by ``factory(customer)``."""
+        for cust in self.customers.values():
+            _add_listener(cust, factory(cust), CustomerListener, CustomerFanout)
 
     def attach_suppliers(self, factory: Callable[[Supplier], SupplierListener]) -> None:
         """Give every supplier a listener made by ``factory(supplier)`` (added to any it has)."""
@@ -253,6 +346,20 @@ class Network:
 
     def run(self, until: float) -> None:
         self.env.run(until=until)
+
+
+def _log(c: CustomerSpec) -> Any:
+    """The order log of customer ``c`` (read with the scenario), or None."""
+    return getattr(c.orders, "log", None) if c.orders is not None else None
+
+
+def _fast(c: CustomerSpec) -> bool:
+    """Whether customer ``c``'s single-product orders can take the fast path (one warehouse,
+    no delivery time, no shipping cost, no merge window)."""
+    d = c.delivery_time
+    zero_delivery = d is None or (isinstance(d, Constant) and d.value == 0)
+    free = c.shipping_cost == 0 and c.shipment_cost == 0
+    return len(c.sources) == 1 and zero_delivery and free and c.merge_window is None
 
 
 def _add_listener(obj: Any, new: Any, null: type, fanout: type) -> None:

@@ -35,7 +35,11 @@ from simulator.model.events import NULL_LISTENER, REVIEW, Call, StockListener
 #: fractional order sizes and never matters for whole units
 EPS = 1e-9
 
-# A backorder entry: [units still owed, who is owed (None = a customer, else a Lane)]
+# A backorder entry: [units still owed, who is owed]. The claimant is any object with
+# ``ship(qty)``: a downstream Lane, or a customer's Backlog (simulator.model.orders), or
+# None (owed, nobody told). ``ship`` is called for every unit released from the claimant's
+# entries; a lane is also sent the at-once part of its order through ``ship``, a customer
+# learns it from the return value of ``demand`` (and then ``claim``s its shortfall).
 Backorder = list
 
 
@@ -75,8 +79,11 @@ class StockPoint:
         return self.on_hand + self.on_order - self.backorders
 
     # -- events ---------------------------------------------------------------
-    def demand(self, qty: float, lose: bool, lane: Any = None) -> None:
-        """An order of ``qty`` units from a customer (``lane`` None) or a downstream lane."""
+    def demand(self, qty: float, lose: bool, lane: Any = None) -> float:
+        """An order of ``qty`` units; ``lane`` is the claimant owed the shortfall (None, or
+        a downstream lane; see ``Backorder``). Returns the units shipped at once: exactly
+        ``qty`` when all of it shipped. A customer whose shortfall was backordered hands it
+        to its claimant right after, with :meth:`claim`."""
         on_hand = self.on_hand
         lost = 0.0
         if on_hand >= qty - EPS:  # within rounding of fractional quantities: all of it
@@ -100,6 +107,27 @@ class StockPoint:
         self.listener.demand(self, self.env.now, qty, shipped, lost)
         if self.continuous and self.on_hand + self.on_order - self.backorders <= self.trigger:
             self.review()
+        return shipped
+
+    def claim(self, claimant: Any) -> None:
+        """The shortfall just backordered by :meth:`demand` with claimant None is owed to
+        ``claimant`` (merged into the entry before it if that is owed to the same claimant).
+
+        Called by a customer right after its demand returned short: nothing can settle the
+        entry in between (a receipt is always an event of its own), so it is the newest."""
+        queue = self.queue
+        entry = queue[-1]
+        if len(queue) > 1 and queue[-2][1] is claimant:
+            queue[-2][0] += entry[0]
+            queue.pop()
+        else:
+            entry[1] = claimant
+
+    def refuse(self, qty: float) -> None:
+        """A customer's order line of ``qty`` units is lost whole without taking stock (an
+        order that must ship complete and cannot, under lost sales): demand and lost sale
+        are counted; stock and position are unchanged, so no review is due."""
+        self.listener.demand(self, self.env.now, qty, 0.0, qty)
 
     def receive(self, qty: float) -> None:
         """``qty`` units arrive: serve backorders FIFO, then stock the rest."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.model.events import StockListener
+from simulator.model.events import CustomerListener, StockListener
 
 
 class EventLog(StockListener):
@@ -31,3 +31,28 @@ class EventLog(StockListener):
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         self.records.append((now, "receive", sp.warehouse, sp.product, qty, shipped,
                              *self._levels(sp)))
+
+
+class CustomerLog(CustomerListener):
+    """Records every customer hook as a tuple (tests, debugging; allocates per event):
+    ``(t, "order", customer, lines, filled, split, lost)``,
+    ``(t, "shipment", customer, warehouse index, units, cost)`` and
+    ``(t, "delivered", customer, count, arrived, arrival)``.
+
+    Single-product orders of a fast-path customer that ship complete at once are not
+    announced by the model (see :class:`~simulator.model.events.CustomerListener`)."""
+
+    def __init__(self, records: list[tuple[Any, ...]] | None = None):
+        self.records: list[tuple[Any, ...]] = [] if records is None else records
+
+    def order(self, customer: str, now: float, lines: int, filled: int, split: bool,
+              lost: float) -> None:
+        self.records.append((now, "order", customer, lines, filled, split, lost))
+
+    def shipment(self, customer: str, now: float, warehouse: int, units: float,
+                 cost: float) -> None:
+        self.records.append((now, "shipment", customer, warehouse, units, cost))
+
+    def delivered(self, customer: str, now: float, count: int, arrived: float,
+                  arrival: float) -> None:
+        self.records.append((now, "delivered", customer, count, arrived, arrival))

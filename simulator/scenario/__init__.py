@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -137,6 +138,12 @@ def _child(ann: Any, part: Any) -> Any:
     origin = get_origin(ann)
     if origin is Annotated:
         return _child(get_args(ann)[0], part)
+    if origin in (Union, UnionType):  # an optional section: the first kind that has it
+        for arg in get_args(ann):
+            found = _child(arg, part) if arg is not type(None) else None
+            if found is not None:
+                return found
+        return None
     if origin in (list, tuple):
         return get_args(ann)[0]
     if origin is dict:

@@ -87,18 +87,87 @@ def _cycles(sc: Scenario) -> Found:
                f"sourcing cycle for {pid!r}: {' -> '.join([*wids, wid])}")
 
 
+def _shape(c: Any, i: int) -> Found:
+    """One of ``warehouse``/``warehouses``, one of ``demand``/``orders``, and generated
+    orders (``rate`` and ``lines``) or a log (``file``), not both."""
+    at: tuple[Any, ...] = ("customers", i)
+    if c.warehouse is None and c.warehouses is None:
+        yield (*at, "warehouse"), "required key is missing (or give warehouses: a preference list)"
+    elif c.warehouse is not None and c.warehouses is not None:
+        yield (*at, "warehouses"), "give either warehouse (one) or warehouses (a list), not both"
+    if c.orders is not None and c.demand:
+        yield (*at, "orders"), ("give either demand (single-product streams) or orders "
+                                "(multi-line orders), not both")
+    elif c.orders is None and not c.demand:
+        yield (*at, "demand"), "required key is missing (or give orders: multi-line orders)"
+    o = c.orders
+    if o is None:
+        return
+    at = (*at, "orders")
+    if o.file is not None:
+        for key in ("rate", "lines"):
+            if getattr(o, key) is not None:
+                yield (*at, key), "not allowed with an order log (file): the log gives the orders"
+    else:
+        for key in ("rate", "lines"):
+            if getattr(o, key) is None:
+                yield ((*at, key), "required key is missing (generated orders need rate and "
+                       "lines; or give an order log as file)")
+        for key in ("start", "bootstrap"):
+            if getattr(o, key) not in (None, False):
+                yield (*at, key), "only for an order log (file)"
+
+
 def _customers(sc: Scenario) -> Found:
+    """A customer's warehouses exist (once each), its first one stocks every product it
+    orders, and per-warehouse settings name exactly its warehouses."""
     stocked = {w.id: set(w.inventory) for w in sc.warehouses}
     for i, c in enumerate(sc.customers):
-        if c.warehouse not in stocked:
-            names = ", ".join(sorted(stocked))
-            yield (("customers", i, "warehouse"),
-                   f"unknown warehouse {c.warehouse!r}; warehouses are: {names}")
+        shape = list(_shape(c, i))
+        if shape:
+            yield from shape
             continue
-        for pid in c.demand:
-            if pid not in stocked[c.warehouse]:
-                yield (("customers", i, "demand", pid),
-                       f"warehouse {c.warehouse!r} does not stock {pid!r}")
+        key = "warehouse" if c.warehouses is None else "warehouses"
+        sources = c.sources
+        bad = False
+        for j, wid in enumerate(sources):
+            at = ("customers", i, key) if c.warehouses is None else ("customers", i, key, j)
+            if wid not in stocked:
+                names = ", ".join(sorted(stocked))
+                yield at, f"unknown warehouse {wid!r}; warehouses are: {names}"
+                bad = True
+            elif wid in sources[:j]:
+                yield at, f"warehouse {wid!r} is listed twice"
+        yield from _per_warehouse(c, i)
+        if bad:
+            continue
+        first = sources[0]
+        for pid in c.products:
+            if pid not in stocked[first]:
+                where = ("customers", i, "demand", pid) if c.demand else \
+                    ("customers", i, "orders", "lines", pid)
+                whose = "" if len(sources) == 1 else " (the customer's first warehouse, where " \
+                    "its backorders wait)"
+                yield where, f"warehouse {first!r}{whose} does not stock {pid!r}"
+
+
+def _per_warehouse(c: Any, i: int) -> Found:
+    """``delivery_time`` and ``shipping_cost`` given per warehouse name exactly the
+    customer's warehouses (a missing one would silently cost nothing)."""
+    for key in ("delivery_time", "shipping_cost"):
+        value = getattr(c, key)
+        if not isinstance(value, dict):
+            continue
+        for wid in value:
+            if wid not in c.sources:
+                yield (("customers", i, key, wid),
+                       f"{wid!r} is not one of this customer's warehouses "
+                       f"({', '.join(c.sources)}); it cannot ship to the customer")
+        missing = [w for w in c.sources if w not in value]
+        if missing:
+            yield (("customers", i, key),
+                   f"missing for warehouse{'s' * (len(missing) > 1)} {', '.join(missing)} "
+                   "(give every warehouse of the customer, or one value for all)")
 
 
 def _horizon(sc: Scenario) -> Found:

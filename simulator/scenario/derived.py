@@ -2,9 +2,11 @@
 statistics per stock point, for policies that derive their parameters."""
 from __future__ import annotations
 
+from typing import Any
+
 from policies.base import PolicyContext
 from simulator.distributions import Constant, DistributionModel
-from simulator.scenario.models import Demand, Inventory, Scenario
+from simulator.scenario.models import Customer, Demand, Inventory, Orders, Scenario
 
 StockKey = tuple[str, str]  # (warehouse id, product id)
 _NO_LEAD_TIME = Constant(value=0.0)
@@ -41,14 +43,57 @@ def lead_times(sc: Scenario) -> dict[StockKey, DistributionModel]:
             for w in sc.warehouses for pid, inv in w.inventory.items()}
 
 
+def line_moments(orders: Orders) -> dict[str, tuple[float, float]]:
+    """Mean and variance per day of each product's demand in generated multi-line orders.
+
+    Lines of product i arrive at ``rate * p_i / P(nonempty)`` per day (orders with no line
+    are redrawn); with Poisson orders each product's lines are a thinned Poisson stream, so
+    its demand is compound Poisson; with fixed gaps only the presence and sizes vary (the
+    variance of a Bernoulli-thinned sum, per order). Order logs: see their own statistics.
+    """
+    lines = orders.lines or {}
+    absent = 1.0
+    for line in lines.values():
+        absent *= 1.0 - line.probability
+    nonempty = 1.0 - absent
+    out = {}
+    for pid, line in lines.items():
+        q = line.probability / nonempty  # P(line present | order nonempty), at most 1
+        m, v = line.size.mean(), line.size.var()
+        rate = orders.rate or 0.0
+        if orders.arrivals == "poisson":
+            out[pid] = (rate * q * m, rate * q * (v + m * m))
+        else:
+            out[pid] = (rate * q * m, rate * (q * (v + m * m) - (q * m) ** 2))
+    return out
+
+
+def customer_moments(c: Customer) -> dict[str, tuple[float, float]]:
+    """Mean and variance per day of one customer's demand per product (units, units**2)."""
+    if c.demand:
+        return {pid: demand_moments(d) for pid, d in c.demand.items()}
+    log = log_of(c.orders)
+    return log.moments() if log is not None else line_moments(c.orders)  # type: ignore
+
+
+def log_of(orders: Any) -> Any:
+    """The order log read with the scenario (``orders.file``), or None."""
+    return getattr(orders, "log", None) if orders is not None else None
+
+
 def _direct_demand(sc: Scenario) -> dict[StockKey, tuple[float, float]]:
-    """Mean and variance per day of the customers' own demand at each stock point."""
+    """Mean and variance per day of the customers' own demand at each stock point.
+
+    A customer's demand is attributed to its first warehouse (where its backorders wait):
+    with several warehouses the split between them depends on stock, so a policy that
+    derives its parameters from demand sees the whole demand at the first (docs/orders.md).
+    """
     direct: dict[StockKey, tuple[float, float]] = {}
     for c in sc.customers:
-        for pid, d in c.demand.items():
-            m0, v0 = direct.get((c.warehouse, pid), (0.0, 0.0))
-            m, v = demand_moments(d)
-            direct[(c.warehouse, pid)] = (m0 + m, v0 + v)
+        first = c.sources[0]
+        for pid, (m, v) in customer_moments(c).items():
+            m0, v0 = direct.get((first, pid), (0.0, 0.0))
+            direct[(first, pid)] = (m0 + m, v0 + v)
     return direct
 
 

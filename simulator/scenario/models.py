@@ -14,6 +14,7 @@ a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` i
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,10 +24,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    SerializerFunctionWrapHandler,
     Strict,
     TypeAdapter,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -174,11 +177,125 @@ class Demand(_Model):
     arrivals: Literal["poisson", "deterministic"] = "poisson"
 
 
+#: the probability that an order has a given line: in (0, 1], at least 1e-12
+Probability = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False),
+                        in_range(TINY, 1.0, below="input should be greater than 0")]
+
+
+class OrderLine(_Model):
+    """One possible line of a customer's orders: present with ``probability``, ``size`` units."""
+
+    probability: Probability = 1.0
+    size: Distribution = Constant(value=1.0)
+
+
+class Orders(_Model):
+    """Multi-line orders (SPEC section 7): generated, or replayed from an order log.
+
+    Generated: ``rate`` orders per day, each line present independently with its
+    ``probability``; an order with no line is not an order (it is drawn again), so orders
+    arrive at ``rate`` and the lines of product i at ``rate * p_i / P(nonempty)`` per day,
+    ``P(nonempty) = 1 - prod(1 - p_j)``.
+
+    Replayed: ``file`` (a CSV order log, relative to the scenario file; docs/order-logs.md),
+    exactly as logged, or resampled by whole days when ``bootstrap`` is true; ``start`` is
+    the date of day 0 for a log with dates (default: its first date).
+    """
+
+    rate: Pos | None = None
+    arrivals: Literal["poisson", "deterministic"] = "poisson"
+    lines: Annotated[dict[Id, OrderLine], Field(min_length=1), AfterValidator(_freeze)] | None \
+        = None
+    file: Annotated[str, Strict(), Field(min_length=1, max_length=4096)] | None = None
+    bootstrap: Annotated[bool, Strict()] = False
+    start: date | None = None
+
+    @property
+    def products(self) -> list[str]:
+        """The products of the generated lines (empty for a log: see the loaded log)."""
+        return list(self.lines or ())
+
+
+_DIST: TypeAdapter[Any] = TypeAdapter(Distribution)
+_DISTS: TypeAdapter[Any] = TypeAdapter(dict[Id, Distribution])
+_COST: TypeAdapter[Any] = TypeAdapter(NonNeg)
+_COSTS: TypeAdapter[Any] = TypeAdapter(dict[Id, NonNeg])
+
+
+def _per_warehouse(single: TypeAdapter[Any], each: TypeAdapter[Any]) -> Any:
+    """A validator of a value for every warehouse or a mapping warehouse -> value: a mapping
+    without ``dist`` is per warehouse (so errors name the warehouse, not a union branch)."""
+    def parse(value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, dict) and not isinstance(value, FrozenDict) and "dist" not in value:
+            return FrozenDict(each.validate_python(value))
+        return value if isinstance(value, FrozenDict) else single.validate_python(value)
+    return BeforeValidator(parse)
+
+
+def _dump_per_warehouse(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _dump_one(v) for k, v in value.items()}
+    return _dump_one(value)
+
+
+def _dump_one(value: Any) -> Any:
+    return value.model_dump(mode="json", by_alias=True, exclude_none=True) \
+        if isinstance(value, BaseModel) else value
+
+
+#: a number or distribution for every warehouse, or a mapping warehouse -> one
+PerWarehouse = Annotated[Any, _per_warehouse(_DIST, _DISTS), PlainSerializer(_dump_per_warehouse)]
+#: a cost for every warehouse, or a mapping warehouse -> cost
+CostPerWarehouse = Annotated[Any, _per_warehouse(_COST, _COSTS),
+                             PlainSerializer(_dump_per_warehouse)]
+
+
 class Customer(_Model):
+    """A customer: single-product ``demand`` streams or multi-line ``orders`` (exactly one),
+    served from ``warehouse`` or from ``warehouses`` in preference order (exactly one).
+
+    ``allocation`` decides where an order's lines are taken from (docs/orders.md);
+    ``delivery_time`` (days, per warehouse or for all) runs from a shipment's departure to
+    its arrival at the customer; ``shipping_cost`` is per unit shipped and
+    ``shipment_cost`` per shipment; shipments to the customer from one warehouse within
+    ``merge_window`` days of the first leave together at its end; ``promised_time`` (days
+    from order to delivery) is what ``on_time_share`` measures against.
+    """
+
     id: Id
-    warehouse: Id
+    warehouse: Id | None = None
+    warehouses: Annotated[tuple[Id, ...], Field(min_length=1, max_length=1000)] | None = None
     unmet: Literal["backorder", "lost"] = "backorder"
-    demand: Annotated[dict[Id, Demand], Field(min_length=1), AfterValidator(_freeze)]
+    allocation: Literal["single_source", "split", "ship_complete"] = "single_source"
+    delivery_time: PerWarehouse = None
+    shipping_cost: CostPerWarehouse = 0.0
+    shipment_cost: NonNeg = 0.0
+    merge_window: NonNeg | None = None
+    promised_time: NonNeg | None = None
+    # absent: empty (not None, so error messages can still name the keys of a demand entry)
+    demand: Annotated[dict[Id, Demand], Field(min_length=1), AfterValidator(_freeze)] = \
+        Field(default_factory=FrozenDict, validate_default=False)
+    orders: Orders | None = None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The warehouses serving this customer, in preference order."""
+        return self.warehouses if self.warehouses is not None else (self.warehouse,)  # type: ignore
+
+    @property
+    def products(self) -> list[str]:
+        """The products this customer orders (those of a log are known once it is read)."""
+        return list(self.demand) if self.demand else self.orders.products  # type: ignore
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out the empty ``demand`` of an ``orders`` customer (it would not load)."""
+        data = handler(self)
+        if not self.demand:
+            data.pop("demand", None)
+        return data  # type: ignore[no-any-return]
 
 
 class Scenario(_Model):
