@@ -369,6 +369,9 @@ class _Reader:
     def _columns(self, header: list[str], line: int) -> tuple[int, int, int, int]:
         """Positions of the (time or date), order, product and quantity columns."""
         names = [h.strip().lower() for h in header]
+        if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+            raise _problem(self.file, line, "(header)", f"one column {names[0]!r}; separate "
+                                                        "the columns with commas")
         problems: list[str] = []
         seen: set[str] = set()
         for name in names:
@@ -376,11 +379,8 @@ class _Reader:
                 problems.append(f"column {name!r} appears twice")
             seen.add(name)
             if name not in COLUMNS:
-                hint = ""
-                if len(names) == 1 and (";" in name or "\t" in name):
-                    hint = "; separate the columns with commas"
                 problems.append(f"unknown column {name!r}; the columns are time or date, "
-                                f"order, product, quantity{hint}")
+                                "order, product, quantity")
         if "time" in seen and "date" in seen:
             problems.append("both 'time' and 'date' columns; give exactly one of them")
         elif "time" not in seen and "date" not in seen:
