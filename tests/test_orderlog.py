@@ -412,3 +412,38 @@ def test_round_trip(tmp_path_factory, orders, data):
             for i in sorted(first_row, key=lambda i: (orders[i][0], first_row[i]))]
     assert list(log.replay()) == want
     assert log.days == math.floor(max(t for t, _ in orders)) + 1
+
+
+# ----------------------------------------------------------------------------- the docs
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "order-logs.md"
+
+
+def doc_blocks(language: str) -> list[str]:
+    import re
+
+    text = DOC.read_text(encoding="utf-8")
+    return re.findall(rf"^```{language}\n(.*?)^```", text, re.S | re.M)
+
+
+def test_docs_examples_are_real(tmp_path, monkeypatch):
+    good, bad = doc_blocks("csv")
+    replay_shown, errors_shown = doc_blocks("text")
+    log = read(write(tmp_path, good))
+    replayed = [" ".join([repr(t)] + [f"{p}={q:g}" for p, q in lines])
+                for t, lines in log.replay()]
+    assert replayed == replay_shown.splitlines()
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, bad)
+    with pytest.raises(OrderLogError) as info:
+        read("orders.csv", products={"widget", "gadget"})
+    assert str(info.value).splitlines() == errors_shown.splitlines()
+    # the Python API example runs on the good example and shows the right values
+    write(tmp_path, good)
+    [api] = doc_blocks("python")
+    names: dict = {}
+    exec(compile(api, str(DOC), "exec"), names)
+    log = names["log"]
+    assert (log.days, log.products, log.n_orders, log.n_lines) == \
+        (3, ("widget", "gadget"), 3, 4)
+    assert log.orders_per_day().tolist() == [2, 0, 1]
