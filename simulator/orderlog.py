@@ -21,6 +21,7 @@ message``), at most :data:`MAX_PROBLEMS` of them, in one :class:`OrderLogError`.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -28,7 +29,8 @@ import itertools
 import math
 import os
 import stat
-from collections.abc import Collection, Iterator
+from array import array
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ Order = tuple[float, list[tuple[str, float]]]
 _FILE = "(file)"
 _ROW = "(row)"
 _CHUNK = 4096  # orders turned into Python objects at a time by replay()
+_DATES_CACHED = 10_000  # distinct date texts whose parse is remembered (dates repeat)
 
 
 class OrderLogError(UserError):
@@ -247,9 +250,11 @@ def read(path: str | os.PathLike[str], products: Collection[str] | None = None,
             raise ValueError(f"start must be a date (midnight), not {start!r}")
         start = start.date()
     file = str(path)
-    text = _decode(_read_bytes(Path(path), file), file)
+    raw = _read_bytes(Path(path), file)
+    _check_text(raw, file)
     reader = _Reader(file, None if products is None else frozenset(products))
-    reader.run(text)
+    # decoded as read, so the text is never held whole (the bytes are not copied)
+    reader.run(io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig", newline=""))
     return reader.build(start)
 
 
@@ -294,15 +299,26 @@ def _too_big(file: str) -> OrderLogError:
                                        "at most that (split it, or aggregate its rows)")
 
 
-def _decode(raw: bytes, file: str) -> str:
-    """The text of a UTF-8 file (a byte-order mark is dropped); binary data is a problem."""
+def _check_text(raw: bytes, file: str) -> None:
+    """Refuse binary data and text that is not UTF-8, naming the line of the first bad
+    byte; the check decodes piece by piece, holding no more than a piece of text."""
     nul = raw.find(b"\x00")
     if nul >= 0:
         line = raw.count(b"\n", 0, nul) + 1
         raise _problem(file, line, _FILE, "not a text file (it holds NUL bytes); an order log "
                                           "is a CSV text file")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(raw)
     try:
-        return raw.decode("utf-8-sig")
+        for a in range(0, len(raw), 1 << 22):
+            decoder.decode(view[a:a + (1 << 22)])
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        pass
+    else:
+        return
+    try:
+        raw.decode("utf-8")  # again, whole, for the position of the bad byte
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         byte = raw[exc.start:exc.start + 1].hex()
@@ -327,9 +343,9 @@ class _Reader:
         self.order_when: list[Any] = []  # per order: its parsed time or date
         self.order_text: list[str] = []  # per order: the time or date as written
         self.order_line: list[int] = []  # per order: the line of its first row
-        self.row_order: list[int] = []
-        self.row_product: list[int] = []
-        self.row_qty: list[float] = []
+        self.row_order = array("q")  # per good row: its order, product and units
+        self.row_product = array("q")
+        self.row_qty = array("d")
         self.dates: dict[str, tuple[int, float, bool] | str] = {}  # parsed, or a message
         self.date_kind_line: int | None = None  # first date row: with or without time
         self.has_time = False
@@ -343,9 +359,10 @@ class _Reader:
         else:
             self.more += 1
 
-    def run(self, text: str) -> None:
-        """Read every row of ``text``; raise :class:`OrderLogError` on a bad header."""
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    def run(self, text: Iterable[str]) -> None:
+        """Read every row of ``text`` (lines with their ends); raise :class:`OrderLogError`
+        if there are problems."""
+        reader = csv.reader(text, strict=True)
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -487,7 +504,9 @@ class _Reader:
             return t
         parsed = self.dates.get(text)
         if parsed is None:
-            parsed = self.dates[text] = _parse_date(text)
+            parsed = _parse_date(text)
+            if len(self.dates) < _DATES_CACHED:
+                self.dates[text] = parsed
         if isinstance(parsed, str):
             self.add(line, "date", parsed)
             return None
@@ -509,12 +528,15 @@ class _Reader:
             times = np.array(when, dtype=np.float64)
         else:
             times = self._date_times(start)
-        row_order = np.array(self.row_order, dtype=np.int64)
-        row_product = np.array(self.row_product, dtype=np.int64)
+        # the Python objects per order are done with: free them before the sorts
+        self.orders.clear()
+        del self.order_when[:], self.order_text[:], self.order_line[:]
+        row_order = np.frombuffer(self.row_order, dtype=np.int64)
+        row_product = np.frombuffer(self.row_product, dtype=np.int64)
         # one line per (order, product): quantities of repeated products added
         keys, first_row, inverse = np.unique(row_order * nprod + row_product,
                                              return_index=True, return_inverse=True)
-        qty = np.bincount(inverse.ravel(), weights=np.array(self.row_qty, dtype=np.float64),
+        qty = np.bincount(inverse.ravel(), weights=np.frombuffer(self.row_qty, dtype=np.float64),
                           minlength=len(keys))
         order_of_line = keys // nprod
         by_time = np.argsort(times, kind="stable")  # orders are numbered in file order
