@@ -391,11 +391,13 @@ class _Reader:
                                                         "the columns with commas")
         problems: list[str] = []
         seen: set[str] = set()
-        for name in names:
-            if name in seen:
+        for number, name in enumerate(names, 1):
+            if name in seen and name:
                 problems.append(f"column {name!r} appears twice")
             seen.add(name)
-            if name not in COLUMNS:
+            if not name:
+                problems.append(f"column {number} has no name; remove the empty column")
+            elif name not in COLUMNS:
                 problems.append(f"unknown column {name!r}; the columns are time or date, "
                                 "order, product, quantity")
         if "time" in seen and "date" in seen:

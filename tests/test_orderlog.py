@@ -240,6 +240,8 @@ HEADER = "time,order,product,quantity\n"
     ("time,order,product,quantity,price\n", 1, "(header)", "unknown column 'price'"),
     ("time,order,Order,product,quantity\n", 1, "(header)", "column 'order' appears twice"),
     ("time;order;product;quantity\n", 1, "(header)", "separate the columns with commas"),
+    ("time,order,product,quantity,\n1,a,x,1,\n", 1, "(header)",
+     "column 5 has no name; remove the empty column"),
     (HEADER + "1,a,x,1\n2,b,x,lots\n", 3, "quantity", "'lots' is not a number"),
     (HEADER + "1,a,x,1\n2,b,x,\n", 3, "quantity", "'' is not a number"),
     (HEADER + "1,a,x,0\n", 2, "quantity", "0 must be greater than 0"),
@@ -287,6 +289,15 @@ def test_problem_prints_file_line_column_message(tmp_path):
     assert str(info.value) == f"{path}:3: quantity: 'lots' is not a number (units ordered)"
     back = pickle.loads(pickle.dumps(info.value))  # crosses process boundaries intact
     assert isinstance(back, OrderLogError) and back.problems == info.value.problems
+
+
+def test_lines_count_blank_lines_crlf_and_quoted_line_breaks(tmp_path):
+    # a record's line is where it starts: the quoted product of line 3 runs on to line 4
+    path = write(tmp_path, "time,order,product,quantity\r\n\r\n"
+                           '1,a,"big\r\nbox",1\r\n\r\n2,b,x,-1\r\n')
+    assert problems_of(path) == [(6, "quantity", "-1 must be greater than 0")]
+    fixed = write(tmp_path, path.read_bytes().replace(b"-1", b"1"), "ok.csv")
+    assert list(read(fixed).replay()) == [(1.0, [("big\r\nbox", 1.0)]), (2.0, [("x", 1.0)])]
 
 
 def test_every_problem_of_a_row_in_column_order(tmp_path):
