@@ -293,10 +293,11 @@ def test_problem_prints_file_line_column_message(tmp_path):
 
 def test_lines_count_blank_lines_crlf_and_quoted_line_breaks(tmp_path):
     # a record's line is where it starts: the quoted product of line 3 runs on to line 4
-    path = write(tmp_path, "time,order,product,quantity\r\n\r\n"
-                           '1,a,"big\r\nbox",1\r\n\r\n2,b,x,-1\r\n')
-    assert problems_of(path) == [(6, "quantity", "-1 must be greater than 0")]
-    fixed = write(tmp_path, path.read_bytes().replace(b"-1", b"1"), "ok.csv")
+    text = ("time,order,product,quantity\r\n\r\n"
+            '1,a,"big\r\nbox",{q}\r\n\r\n2,b,x,{q}\r\n')
+    assert problems_of(write(tmp_path, text.format(q=0).encode())) == [
+        (3, "quantity", "0 must be greater than 0"), (6, "quantity", "0 must be greater than 0")]
+    fixed = write(tmp_path, text.format(q=1).encode(), "ok.csv")
     assert list(read(fixed).replay()) == [(1.0, [("big\r\nbox", 1.0)]), (2.0, [("x", 1.0)])]
 
 
