@@ -164,6 +164,29 @@ class OrderLog:
         counts[self._day] = np.diff(self._day_start)
         return counts
 
+    def daily_moments(self) -> dict[str, tuple[float, float]]:
+        """Mean and variance of each product's units per day over the log's ``days`` days
+        (empty days count as 0): what a policy deriving its parameters sees.
+
+        Returns
+        -------
+        dict of str to (float, float)
+            Product id -> (units per day, units**2 per day**2).
+        """
+        day_of_line = np.repeat(np.floor(self._times).astype(np.int64),
+                                np.diff(self._line_start))
+        out = {}
+        for k, pid in enumerate(self.products):
+            mine = self._line_product == k
+            per_day = np.bincount(day_of_line[mine], weights=self._line_qty[mine],
+                                  minlength=self.days)
+            out[pid] = (float(per_day.mean()), float(per_day.var()))
+        return out
+
+    def events_per_day(self) -> float:
+        """Orders plus lines per day of the log (for the event budget of a run)."""
+        return (self.n_orders + self.n_lines) / max(self.days, 1)
+
     def replay(self) -> Iterator[Order]:
         """Every order of the log once, in time order (ties: file order).
 

@@ -749,3 +749,71 @@ def test_bad_orders_exit_2_from_the_cli(tmp_path, capsys):
     assert f"{path}:{line_of(text, 'probability: 2')}: customers.0.orders.lines.widget." \
            "probability: " in err
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- order logs
+LOG = """time,order,product,quantity
+0.5,A1,a,1
+0.5,A1,b,2
+1.25,A2,a,1
+1.75,A3,b,1
+2.5,A4,a,3
+"""
+
+
+def log_scenario(folder: Path, bootstrap: bool = False, text: str = LOG,
+                 horizon: float = 3) -> Path:
+    (folder / "orders.csv").write_text(text)
+    data = two_products(DETERMINISTIC, horizon=horizon)
+    data["customers"][0]["orders"] = {"file": "orders.csv", "bootstrap": bootstrap}
+    data["replications"] = 3
+    import yaml
+    path = folder / "log.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_order_log_is_replayed_exactly(tmp_path):
+    path = log_scenario(tmp_path)
+    sc = simulator.load(path)
+    records, _ = logged(sc)  # type: ignore[arg-type]
+    demands = [(r[0], r[3], r[4]) for r in records if r[1] == "demand"]
+    assert demands == [(0.5, "a", 1.0), (0.5, "b", 2.0), (1.25, "a", 1.0), (1.75, "b", 1.0),
+                       (2.5, "a", 3.0)]
+    orders = [r for r in records if r[1] == "order" and r[2] == "web"]
+    assert [r[3] for r in orders] == [2, 1, 1, 1]
+    res = simulator.run(path, progress=False)
+    assert (res.customer_metrics["orders"] == 4).all()  # the same log in every replication
+    # the results folder's scenario.yaml names the log by its absolute path: it runs as is
+    out = res.save(tmp_path / "out")
+    again = simulator.run(out / "scenario.yaml", progress=False)
+    assert again.customer_metrics.equals(res.customer_metrics)
+
+
+def test_order_log_bootstrap_varies_between_replications(tmp_path):
+    data = log_scenario(tmp_path, bootstrap=True, horizon=60)
+    res = simulator.run(data, progress=False)
+    res2 = simulator.run(data, progress=False)
+    assert res.customer_metrics.equals(res2.customer_metrics)  # same seed: same draws
+    orders = res.customer_metrics["orders"].tolist()
+    assert len(set(orders)) > 1, orders  # whole days drawn at random: replications differ
+    # 60 days drawn from days of 1, 2 and 1 orders: 80 orders expected, sd sqrt(60 * 2/9)
+    assert all(abs(n - 80) <= 4 * math.sqrt(60 * 2 / 9) for n in orders), orders
+    ctx = policy_contexts(simulator.load(data))
+    # a: days 0, 1, 2 carry 1, 1, 3 units: mean 5/3 per day, variance 8/9
+    assert ctx[("w", "a")].demand_rate == pytest.approx(5 / 3)
+    assert ctx[("w", "a")].demand_var_rate == pytest.approx(8 / 9)
+
+
+def test_bad_order_log_is_reported_with_file_and_line(tmp_path, capsys):
+    path = log_scenario(tmp_path, text=LOG.replace("1.75,A3,b,1", "1.75,A3,zz,-1"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    log = tmp_path / "orders.csv"
+    assert f"{log}:5: product: 'zz' is not stocked" in err
+    assert f"{log}:5: quantity: " in err
+    assert f"{path}:" in err and "customers.0.orders.file: the order log" in err
+    assert "Traceback" not in err
+    path.write_text(path.read_text().replace("orders.csv", "missing.csv"))
+    assert main(["validate", str(path)]) == 2
+    assert "missing.csv" in capsys.readouterr().err

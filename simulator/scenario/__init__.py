@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 import policies
 from simulator.distributions import KINDS
 from simulator.errors import SCENARIO, Problem, ScenarioError
-from simulator.scenario.checks import cross_check
+from simulator.scenario.checks import cross_check, policy_check
 from simulator.scenario.models import Scenario
 from simulator.scenario.yamlload import LineMap, load_yaml_file
 
@@ -88,10 +88,41 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
                 pass
     else:
         found += [lines.problem(path, msg) for path, msg in cross_check(sc)]
+        if not found:
+            found += _read_logs(sc, lines, (search or [os.getcwd()])[0])
+            if not found:
+                found += [lines.problem(path, msg) for path, msg in policy_check(sc)]
     if found or sc is None:
         found.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ScenarioError(found)
     return sc
+
+
+def _read_logs(sc: Scenario, lines: LineMap, base: str) -> list[Problem]:
+    """Read every customer's order log (``orders.file``, relative to the scenario's folder)
+    into its ``orders``; its problems come as ``CSV:LINE: column: message``, plus one at the
+    scenario's ``file`` key saying which log failed."""
+    from simulator import orderlog  # numpy-only, but most scenarios have no log
+    found: list[Problem] = []
+    stocked = {w.id: set(w.inventory) for w in sc.warehouses}
+    for i, c in enumerate(sc.customers):
+        o = c.orders
+        if o is None or o.file is None:
+            continue
+        path = Path(base, o.file)
+        try:
+            log = orderlog.read(path, products=stocked[c.sources[0]], start=o.start)
+        except orderlog.OrderLogError as exc:
+            found.append(lines.problem(("customers", i, "orders", "file"),
+                                       f"the order log {str(path)!r} has problems (reported with its name)"))
+            found += exc.problems
+            continue
+        if log.n_orders == 0:
+            found.append(lines.problem(("customers", i, "orders", "file"),
+                                       f"the order log {str(path)!r} has no orders"))
+            continue
+        o._log = log
+    return found
 
 
 def _known_keys(loc: tuple[Any, ...], data: Any) -> str:

@@ -229,8 +229,11 @@ CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions)
 
 
 def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
-    """Every cross-reference problem; policy derivations only when references are sound."""
-    found = [f for check in CHECKS for f in check(sc)]
-    if not found:
-        found.extend(_policies(sc))
-    return found
+    """Every cross-reference problem (policy derivations come after: :func:`policy_check`,
+    once references are sound and order logs are read, since demand depends on them)."""
+    return [f for check in CHECKS for f in check(sc)]
+
+
+def policy_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
+    """Policies able to derive their parameters from the scenario's demand."""
+    return list(_policies(sc))

@@ -73,7 +73,7 @@ def customer_moments(c: Customer) -> dict[str, tuple[float, float]]:
     if c.demand:
         return {pid: demand_moments(d) for pid, d in c.demand.items()}
     log = log_of(c.orders)
-    return log.moments() if log is not None else line_moments(c.orders)  # type: ignore
+    return log.daily_moments() if log is not None else line_moments(c.orders)  # type: ignore
 
 
 def log_of(orders: Any) -> Any:

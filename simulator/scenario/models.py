@@ -24,6 +24,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     Strict,
     TypeAdapter,
@@ -210,10 +211,29 @@ class Orders(_Model):
     bootstrap: Annotated[bool, Strict()] = False
     start: date | None = None
 
+    #: the order log read with the scenario (``file``); see :func:`simulator.orderlog.read`
+    _log: Any = PrivateAttr(default=None)
+
+    @property
+    def log(self) -> Any:
+        """The :class:`~simulator.orderlog.OrderLog` read from ``file`` (None without one)."""
+        return self._log
+
     @property
     def products(self) -> list[str]:
-        """The products of the generated lines (empty for a log: see the loaded log)."""
+        """The products ordered: of the generated lines, or of the log once it is read."""
+        if self._log is not None:
+            return list(self._log.products)
         return list(self.lines or ())
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """An order log is written with the path it was read from (absolute), so the
+        ``scenario.yaml`` of a results folder runs from anywhere."""
+        data = handler(self)
+        if self._log is not None:
+            data["file"] = self._log.file
+        return data  # type: ignore[no-any-return]
 
 
 _DIST: TypeAdapter[Any] = TypeAdapter(Distribution)
