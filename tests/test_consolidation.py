@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simulator import rng
 from simulator.cli import main
 from simulator.experiment.replication import run_replication
 from simulator.model import Network
@@ -223,6 +224,16 @@ def test_window_costs_and_replenishment_time_per_order():
     assert row["avg_replenishment_time"] == pytest.approx(4 / 3, rel=1e-12)
 
 
+def test_costs_cover_the_purchase_orders_received_after_the_warmup():
+    # The case above measured over [2.5, 7.5): PO1 reached the supplier at 2, before the window;
+    # PO2 (at 4) and PO3 (at 6) count: a 2 x (1 + 5) = 12, b 2 x (2 + 5) = 14.
+    data = scenario(CONTINUOUS, horizon=7.5, warmup=2.5,
+                    supplier={"lead_time": 1, "consolidation_window": 1, "ordering_cost": 10})
+    ordering, row = costs(data)
+    assert ordering == {"a": 12.0, "b": 14.0}
+    assert (row["purchase_orders"], row["lines"], row["units"]) == (2, 4, 6.0)
+
+
 def test_capacity_works_through_the_whole_purchase_order():
     # a and b reviewed every 4 days (S = 4, 1 unit a day each): at t=4 both order 4 -> one PO of
     # 8 units; capacity 4/day makes it in [4, 6), lead time 1: both lines arrive at 7.
@@ -303,7 +314,7 @@ def test_ordering_separately_pays_the_major_cost_per_product():
 class Recorder(StockListener, SupplierListener):
     def __init__(self) -> None:
         self.orders: list[tuple[float, Any, float]] = []  # (time, sp, qty)
-        self.units_in: dict[Any, float] = {}
+        self.receipts: list[tuple[float, Any, float]] = []  # (time, sp, qty)
         self.pos: list[tuple[float, PurchaseOrder, dict[Any, float], float]] = []
         self.shipped: list[tuple[float, PurchaseOrder, float]] = []
 
@@ -311,7 +322,7 @@ class Recorder(StockListener, SupplierListener):
         self.orders.append((now, sp, qty))
 
     def received(self, sp, now, qty, shipped):
-        self.units_in[sp] = self.units_in.get(sp, 0.0) + qty
+        self.receipts.append((now, sp, qty))
 
     def supplier_ordered(self, supplier, now, qty, dest):
         self.pos.append((now, dest, dict(dest.lines), qty))
@@ -366,14 +377,27 @@ def test_a_purchase_order_carries_exactly_the_orders_merged_into_it(
     # every order placed is in exactly one PO, or in a PO still open at the end
     unclaimed = [t for i, (t, _, _) in enumerate(rec.orders) if i not in claimed]
     assert all(t >= horizon - window for t in unclaimed)
-    # units received = the lines of the POs received before the horizon, per stock point
-    got: dict[Any, float] = {}
+    # every line is received once, at its PO's arrival (one lead time per PO), and nothing else
+    expected = []
     for arrive, po, qty in rec.shipped:
         assert qty == pytest.approx(sum(po.lines.values()), abs=1e-9)
         if arrive < horizon:
-            for sp, q in po.lines.items():
-                got[sp] = got.get(sp, 0.0) + q
-    assert rec.units_in == pytest.approx(got, abs=1e-9)
+            expected += [(arrive, id(sp), q) for sp, q in po.lines.items()]
+    assert sorted((t, id(sp), q) for t, sp, q in rec.receipts) == sorted(expected)
+
+
+def test_purchase_orders_draw_their_lead_times_from_their_own_stream():
+    # Window 0 on a shared calendar (a and b every 2 days): one PO per review instant, each
+    # drawing the next lead time of purchase/sup/w (not of lead_time/w/a or lead_time/w/b).
+    lead = {"dist": "exponential", "mean": 0.5}
+    prods = {"a": {"policy": base_stock(4, 2), "rate": 1},
+             "b": {"policy": base_stock(4, 2), "rate": 1}}
+    data = scenario(prods, horizon=20.5, supplier={"lead_time": lead, "consolidation_window": 0})
+    sc = load(data)
+    draws = sc.suppliers[0].lead_time.stream(rng.stream(0, 0, "purchase/sup/w"))
+    leads = [r[3] for r in event_log(data) if r[1] == "ship"]
+    assert len(leads) == 10  # reviews at 2, 4, ..., 20 (one PO each, none at t = 0)
+    assert leads == [next(draws) for _ in leads]
 
 
 # --------------------------------------------------------------------------- validation
