@@ -48,34 +48,13 @@ class SupplierStats(SupplierListener):
 
     def supplier_ordered(self, supplier: Any, now: float, qty: float, dest: Any) -> None:
         self.orders += 1
+        self.lines += 1
         self.units += qty
-        if isinstance(dest, PurchaseOrder):
-            self.lines += len(dest.lines)
-            self._share(supplier.ordering_cost, dest)
-        else:
-            self.lines += 1
-
-    def _share(self, major: float, po: PurchaseOrder) -> None:
-        """Split the PO's major cost equally over its lines (one line per stock point)."""
-        each = major / len(po.lines)
-        shares = self.shares
-        for sp in po.lines:
-            key = (sp.warehouse, sp.product)
-            acc = shares.get(key)
-            if acc is None:
-                shares[key] = [1.0, each]
-            else:
-                acc[0] += 1.0
-                acc[1] += each
 
     def supplier_shipped(self, supplier: Any, now: float, qty: float, dest: Any,
                          ordered: float, lead_time: float) -> None:
-        if isinstance(dest, PurchaseOrder):  # each merged order: placement to receipt
-            self.shipped += dest.orders
-            self.replenishment += dest.orders * (now + lead_time) - dest.placed
-        else:
-            self.shipped += 1
-            self.replenishment += now - ordered + lead_time
+        self.shipped += 1
+        self.replenishment += now - ordered + lead_time
 
     def row(self, supplier: Any, start: float, end: float) -> dict[str, Any]:
         """The metric columns over ``[start, end)``."""
@@ -92,6 +71,38 @@ class SupplierStats(SupplierListener):
         }
 
 
+class PooledSupplierStats(SupplierStats):
+    """:class:`SupplierStats` of a supplier with a consolidation window: ``dest`` is a
+    :class:`~simulator.model.purchasing.PurchaseOrder` of one or more lines (a separate class,
+    so an unconsolidated supplier's hooks do no extra work)."""
+
+    def supplier_ordered(self, supplier: Any, now: float, qty: float,
+                         dest: PurchaseOrder) -> None:
+        self.orders += 1
+        self.units += qty
+        self.lines += len(dest.lines)
+        self._share(supplier.ordering_cost, dest)
+
+    def _share(self, major: float, po: PurchaseOrder) -> None:
+        """Split the PO's major cost equally over its lines (one line per stock point)."""
+        each = major / len(po.lines)
+        shares = self.shares
+        for sp in po.lines:
+            key = (sp.warehouse, sp.product)
+            acc = shares.get(key)
+            if acc is None:
+                shares[key] = [1.0, each]
+            else:
+                acc[0] += 1.0
+                acc[1] += each
+
+    def supplier_shipped(self, supplier: Any, now: float, qty: float, dest: PurchaseOrder,
+                         ordered: float, lead_time: float) -> None:
+        """Each merged replenishment order counts, from its placement to the receipt."""
+        self.shipped += dest.orders
+        self.replenishment += dest.orders * (now + lead_time) - dest.placed
+
+
 class SupplierMetrics:
     """Attaches a :class:`SupplierStats` to every supplier of a network."""
 
@@ -103,7 +114,8 @@ class SupplierMetrics:
         _ATTACHED[network] = self
 
     def _make(self, supplier: Any) -> SupplierStats:
-        st = SupplierStats(supplier)
+        cls = SupplierStats if supplier.window is None else PooledSupplierStats
+        st = cls(supplier)
         self.stats[supplier.id] = st
         return st
 
