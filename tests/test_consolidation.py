@@ -252,6 +252,23 @@ def test_capacity_works_through_the_whole_purchase_order():
     assert row["avg_replenishment_time"] == 3.0
 
 
+def test_a_disruption_delays_the_whole_purchase_order():
+    # The same calendar (a, b: S = 4 every 4 days), no capacity, disrupted in [3, 5): the PO of
+    # t=4 {a: 4, b: 4} reaches the supplier during the disruption and leaves whole at 5; lead
+    # time 1: both lines arrive at 6, 2 days after they were ordered.
+    prods = {"a": {"policy": base_stock(4, 4), "rate": 1},
+             "b": {"policy": base_stock(4, 4), "rate": 1}}
+    data = scenario(prods, horizon=7.5, supplier={
+        "lead_time": 1, "consolidation_window": 0, "disruptions": [{"from": 3, "to": 5}]})
+    assert event_log(data) == [
+        O(4, "a", 4), O(4, "b", 4), PO(4, {"a": 4, "b": 4}),
+        SHIP(5, 8, 1),
+        R(6, "a", 4), R(6, "b", 4),
+    ]
+    _, row = costs(data)
+    assert (row["avg_replenishment_time"], row["days_disrupted"]) == (2.0, 2.0)
+
+
 def test_purchase_orders_of_two_warehouses_stay_apart():
     # Two warehouses with the same calendar order from one consolidating supplier at the same
     # instant: one PO each (grouping is per destination warehouse).
