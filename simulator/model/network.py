@@ -9,11 +9,15 @@ A stock point sourced from a supplier hands its orders, through its lane, to the
 :class:`~simulator.model.supplier.Supplier` (one per scenario supplier, shared by all its
 lanes), which decides when each leaves (at once unless it has capacity or disruptions); the
 supplier's minimum order and multiple are applied by the stock point before it books an order.
+A supplier with a ``consolidation_window`` gets instead one
+:class:`~simulator.model.purchasing.Consolidator` per ordering warehouse, which groups the
+warehouse's orders into purchase orders.
 """
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
+from functools import partial
 from itertools import repeat
 from typing import Any
 
@@ -34,6 +38,7 @@ from simulator.model.events import (
     SupplierListener,
 )
 from simulator.model.orders import Customer, LogSource, OrderSource, line_picks
+from simulator.model.purchasing import Consolidator
 from simulator.model.stockpoint import StockPoint
 from simulator.model.supplier import Downtime, Supplier, given_periods, random_periods
 from simulator.scenario.derived import lead_times, policy_contexts
@@ -241,7 +246,10 @@ class Network:
             self.suppliers[s.id] = Supplier(self.env, s, downtime)
 
     def _build_lanes(self) -> None:
+        """One :class:`Lane` per stock point; a stock point ordering from a consolidating
+        supplier hands its orders to the supplier's :class:`Consolidator` for its warehouse."""
         dists = lead_times(self.scenario)
+        pools: dict[tuple[str, str], Consolidator] = {}
         for w in self.scenario.warehouses:
             for pid, inv in w.inventory.items():
                 sp = self.stock[(w.id, pid)]
@@ -254,8 +262,23 @@ class Network:
                 lane = Lane(self.env, sp, times, self.stock.get((inv.source, pid)),
                             self.dispatcher, supplier)
                 sp.replenish = lane.order
+                if supplier is not None and supplier.window is not None:
+                    sp.replenish = partial(self._pool(pools, supplier, w.id).order, sp)
                 if supplier is not None and supplier.adjusts:
                     sp.adjust = supplier.adjust
+
+    def _pool(self, pools: dict[tuple[str, str], Consolidator], supplier: Supplier,
+              warehouse: str) -> Consolidator:
+        """The consolidator of ``supplier`` for ``warehouse`` (made on first use); its purchase
+        orders draw their lead times from the stream ``purchase/<supplier>/<warehouse>``."""
+        key = (supplier.id, warehouse)
+        if key not in pools:
+            dist = next(s for s in self.scenario.suppliers if s.id == supplier.id).lead_time
+            times = repeat(float(dist.value)) if isinstance(dist, Constant) \
+                else dist.stream(self._stream(f"purchase/{supplier.id}/{warehouse}"))
+            pools[key] = Consolidator(self.env, supplier, warehouse,
+                                      supplier.window, times)  # type: ignore[arg-type]
+        return pools[key]
 
     def _build_customers(self) -> None:
         for c in self.scenario.customers:

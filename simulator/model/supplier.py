@@ -26,6 +26,9 @@ real clock reaches that uptime while up. So an order costs O(1) (amortised over 
 passed) plus one dispatch event. An unlimited supplier (no capacity, no disruptions) hands the
 order to the lane at once: no extra event, the same draws and times as before suppliers had
 limits.
+
+With a ``consolidation_window`` the supplier receives whole purchase orders of several lines
+(:mod:`simulator.model.purchasing`); the rules above apply to each PO as one order.
 """
 from __future__ import annotations
 
@@ -154,6 +157,10 @@ class Supplier:
         self.capacity: float | None = spec.capacity
         self.min_order = float(spec.min_order)
         self.multiple: float | None = spec.multiple
+        #: major ordering cost per purchase order (currency)
+        self.ordering_cost = float(spec.ordering_cost)
+        #: consolidation window (days), or None: every replenishment order is its own PO
+        self.window: float | None = spec.consolidation_window
         self.downtime = downtime
         #: False: hand orders straight to the lane (no event of its own)
         self.limited = self.capacity is not None or downtime is not None
@@ -188,7 +195,13 @@ class Supplier:
         return now - self.uptime(now)
 
     def order(self, lane: Any, qty: float) -> None:
-        """A purchase order of ``qty`` units from ``lane`` (already adjusted)."""
+        """A purchase order of ``qty`` units from ``lane`` (already adjusted).
+
+        ``lane`` is anything with a ``dest`` (reported to the listener) and a ``ship(qty)``
+        that sends the units on and returns the lead time: a
+        :class:`~simulator.model.network.Lane` (one replenishment order), or a consolidated
+        :class:`~simulator.model.purchasing.PurchaseOrder` (its total units).
+        """
         now = self.env.now
         self.listener.supplier_ordered(self, now, qty, lane.dest)
         if not self.limited:

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from simulator.model.events import StockListener
+from simulator.observe.suppliers import consolidated_shares
 
 METRICS = ("demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg_backorders",
            "orders_placed", "holding_cost", "ordering_cost", "backorder_cost",
@@ -97,32 +98,52 @@ class MetricsCollector:
             st.close(self.network.stock[key], now)
 
     def rows(self, end: float) -> list[dict[str, Any]]:
-        """One dict per stock point with the SPEC metric columns."""
+        """One dict per stock point with the SPEC metric columns.
+
+        A stock point ordering from a consolidating supplier is charged per line it had in the
+        purchase orders the supplier received in the window: the product's ``ordering_cost``
+        per line plus an equal share of each PO's major cost (read from the
+        :class:`~simulator.observe.suppliers.SupplierMetrics` observing the same network).
+        """
         days = end - self.start
         out = []
         sc = self.network.scenario
         products = {p.id: p for p in sc.products}
         major = {s.id: s.ordering_cost for s in sc.suppliers}
+        pooled = {s.id for s in sc.suppliers if s.consolidation_window is not None}
         source = {(w.id, pid): inv.source for w in sc.warehouses
                   for pid, inv in w.inventory.items()}
+        shares = consolidated_shares(self.network) if pooled else {}
+        if shares is None:
+            raise RuntimeError("consolidated ordering costs need a SupplierMetrics attached "
+                               "to the network before it runs")
         for (wid, pid), st in self.stats.items():
-            per_po = major.get(source[(wid, pid)], 0.0)
+            src = source[(wid, pid)]
+            lines = shares.get((wid, pid), (0.0, 0.0)) if src in pooled else None
             out.append({"warehouse": wid, "product": pid,
-                        **metric_values(st, products[pid], days, per_po)})
+                        **metric_values(st, products[pid], days, major.get(src, 0.0),
+                                        lines)})
         return out
 
 
-def metric_values(st: StockStats, prod: Any, days: float,
-                  supplier_cost: float = 0.0) -> dict[str, float]:
+def metric_values(st: StockStats, prod: Any, days: float, supplier_cost: float = 0.0,
+                  lines: Any = None) -> dict[str, float]:
     """The metric columns from one stock point's sums over ``days`` days.
 
-    ``supplier_cost`` is the supplier's ``ordering_cost`` per purchase order: until orders are
-    consolidated every replenishment order is one purchase order, so it is charged with each
-    order on top of the product's ``ordering_cost``.
+    ``supplier_cost`` is the supplier's ``ordering_cost`` per purchase order (currency). Without
+    consolidation (``lines`` None) every replenishment order is one purchase order of one line,
+    so it is charged with each order on top of the product's ``ordering_cost``. With
+    consolidation, ``lines`` is ``(n, major)``: the stock point's lines in the window and its
+    share of their POs' major costs (each PO's cost split equally over its lines), and the
+    ordering cost is ``product ordering_cost * n + major``: summed over the stock points, the
+    true major-plus-minor total.
     """
     avg_oh = st.area_oh / days
     holding = prod.holding_cost * st.area_oh
-    ordering = prod.ordering_cost * st.orders + supplier_cost * st.orders
+    if lines is None:
+        ordering = prod.ordering_cost * st.orders + supplier_cost * st.orders
+    else:
+        ordering = prod.ordering_cost * lines[0] + lines[1]
     backorder = prod.backorder_cost * st.area_bo
     lost_sale = prod.lost_sale_cost * st.lost
     return {

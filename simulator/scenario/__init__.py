@@ -87,11 +87,12 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
             except ValidationError:
                 pass
     else:
-        found += [lines.problem(path, msg) for path, msg in cross_check(sc)]
-        if not found:
-            found += _read_logs(sc, lines, (search or [os.getcwd()])[0])
-            if not found:
-                found += [lines.problem(path, msg) for path, msg in policy_check(sc)]
+        crossed = [lines.problem(path, msg) for path, msg in cross_check(sc)]
+        if not crossed:  # references sound: read the logs, then derive from demand
+            crossed = _read_logs(sc, lines, (search or [os.getcwd()])[0])
+            if not crossed:
+                crossed = [lines.problem(path, msg) for path, msg in policy_check(sc)]
+        found += crossed
     if found or sc is None:
         found.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ScenarioError(found)
@@ -114,7 +115,8 @@ def _read_logs(sc: Scenario, lines: LineMap, base: str) -> list[Problem]:
             log = orderlog.read(path, products=stocked[c.sources[0]], start=o.start)
         except orderlog.OrderLogError as exc:
             found.append(lines.problem(("customers", i, "orders", "file"),
-                                       f"the order log {str(path)!r} has problems (reported with its name)"))
+                                       f"the order log {str(path)!r} has problems "
+                                       "(each given with its line)"))
             found += exc.problems
             continue
         if log.n_orders == 0:

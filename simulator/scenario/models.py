@@ -131,6 +131,9 @@ class Supplier(_Model):
     first served, q units taking q / capacity days, then the ``lead_time`` runs.
     ``min_order`` and ``multiple`` (units) adjust an order up: to at least ``min_order``,
     then up to a whole number of ``multiple``. ``ordering_cost`` is per purchase order.
+    ``consolidation_window`` (days): the replenishment orders of one warehouse's stock points
+    placed within this many days of the first are one purchase order (one lead time, received
+    together); absent, every replenishment order is its own purchase order.
     """
 
     id: Id
@@ -140,6 +143,7 @@ class Supplier(_Model):
     multiple: Pos | None = None
     ordering_cost: NonNeg = 0.0
     disruptions: Disruptions = None
+    consolidation_window: NonNeg | None = None
 
 
 class Inventory(_Model):
