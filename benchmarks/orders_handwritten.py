@@ -222,7 +222,15 @@ def run(params: dict[str, Any] | str | Path | None = None, seed: int = 1,
     """One replication of the scenario (a path, or a mapping from :func:`load`)."""
     if params is None or isinstance(params, (str, Path)):
         params = load(params or DEFAULT_SCENARIO)
-    horizon, warmup = params["horizon"], params["warmup"]
+    env, stocks, customer = build(params, seed, batch)
+    env.run(until=params["horizon"])
+    return _result(params, stocks, customer)
+
+
+def build(params: dict[str, Any], seed: int,
+          batch: bool) -> tuple[simpy.Environment, dict[str, list[Stock]], Customer]:
+    """The SimPy environment with every stock point and the customer's order process."""
+    warmup = params["warmup"]
     env = simpy.Environment()
     gap_seed, line_seed = np.random.SeedSequence(seed).spawn(2)
     gap_rng, line_rng = np.random.default_rng(gap_seed), np.random.default_rng(line_seed)
@@ -234,8 +242,7 @@ def run(params: dict[str, Any] | str | Path | None = None, seed: int = 1,
     probs = np.array([p["probability"] for p in params["products"]])
     draw = batched_orders if batch else scalar_orders
     env.process(customer.place(draw(gap_rng, line_rng, 1.0 / params["rate"], probs)))
-    env.run(until=horizon)
-    return _result(params, stocks, customer)
+    return env, stocks, customer
 
 
 def _result(params: dict[str, Any], stocks: dict[str, list[Stock]], customer: Customer) -> Result:
@@ -342,12 +349,12 @@ def check(case: dict[str, Any] = CHECK, batch: bool = True, k: float = 4.0) -> b
     ex = exact(case["rate"], case["lead_time"], case["probabilities"], case["S"])
     reps = [run(params, seed=r + 1, batch=batch) for r in range(case["replications"])]
     rows = [("order_fill_rate", ex["order_fill_rate"],
-             [r.customers.at[0, "order_fill_rate"] for r in reps]),
+             [float(r.customers["order_fill_rate"].iloc[0]) for r in reps]),
             ("line_fill_rate", ex["line_fill_rate"],
-             [r.customers.at[0, "line_fill_rate"] for r in reps])]
+             [float(r.customers["line_fill_rate"].iloc[0]) for r in reps])]
     for i, p in enumerate(params["products"]):
         rows.append((f"fill_rate {p['id']}", ex["line_fill"][i],
-                     [r.metrics.at[i, "fill_rate"] for r in reps]))
+                     [float(r.metrics["fill_rate"].iloc[i]) for r in reps]))
     print(f"THEORY.md item 8, one warehouse: rate {case['rate']}/day, lead time "
           f"{case['lead_time']} d, p = {case['probabilities']}, S = {case['S']}; "
           f"{len(reps)} replications of {case['horizon'] - case['warmup']:.0f} days")
@@ -363,6 +370,45 @@ def check(case: dict[str, Any] = CHECK, batch: bool = True, k: float = 4.0) -> b
     return ok
 
 
+def check_split(path: str | Path = DEFAULT_SCENARIO, horizon: float = 200.0,
+                batch: bool = True) -> bool:
+    """Pathwise bookkeeping identities of the two-warehouse split model (no statistics).
+
+    With warmup 0, initial stock S and one-for-one orders of constant lead time L, the net
+    inventory of every stock point is IN(t) = S - (units allocated to it in (t - L, t]),
+    so its time average over [0, T] lies in [S - L N / T, S - L N / T + L O / T], where N is
+    the units allocated over the run and O those still on order at T.  Every line's units
+    are allocated exactly once (east + west demand = ordered units); the later warehouses
+    never backorder; no stock point ends with units on hand while it owes backorders.
+    """
+    params = {**load(path), "horizon": horizon, "warmup": 0.0}
+    env, stocks, customer = build(params, 1, batch)
+    env.run(until=horizon)
+    res = _result(params, stocks, customer)
+    within = mixed = 0
+    worst = 0.0
+    for st, row in zip(itertools.chain.from_iterable(stocks.values()),
+                       res.metrics.to_dict("records")):
+        p = next(q for q in params["products"] if q["id"] == st.product)["stock"][st.warehouse]
+        low = p["S"] - st.lead_time * row["demand_units"] / horizon
+        high = low + st.lead_time * st.on_order / horizon
+        net = row["avg_on_hand"] - row["avg_backorders"]
+        within += low - 1e-9 <= net <= high + 1e-9
+        worst = max(worst, low - net, net - high)
+        mixed += st.on_hand > 0 and st.backorders > 0  # stock left while customers wait
+    ok = within == len(res.metrics) and mixed == 0
+    allocated = int(res.metrics["demand_units"].sum())
+    assert set(customer.sizes) == {1}, "the identity below counts lines as units"
+    units = customer.lines
+    later = res.metrics[res.metrics["warehouse"] != params["warehouses"][0]]
+    ok &= allocated == units and float(later["avg_backorders"].abs().max()) == 0.0
+    print(f"split model, {horizon:g} days, warmup 0: average net inventory within its pathwise "
+          f"bounds at {within} of {len(res.metrics)} stock points (worst excess "
+          f"{max(worst, 0):.2e}); {mixed} with stock on hand and backorders at the end; units "
+          f"allocated {allocated:,}, units on lines {units:,}; {'ok' if ok else 'FAILED'}")
+    return ok
+
+
 # -- command line ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -374,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="compare the one-warehouse model with THEORY.md item 8 and exit")
     args = ap.parse_args(argv)
     if args.check:
-        return 0 if check(batch=args.batch) else 1
+        ok = check(batch=args.batch)
+        return 0 if check_split(args.scenario, batch=args.batch) and ok else 1
     params = load(args.scenario)
     t0 = time.perf_counter()
     res = run(params, seed=args.seed, batch=args.batch)

@@ -116,7 +116,15 @@ def _line(label: str, values: list[float | None]) -> str:
     return f"{label:34}" + "".join(fmt(v) for v in values)
 
 
-def agreement(ours: Tables | None, hand1: Tables, hand2: Tables,
+def _customer_value(tables: Tables | None, customer: str, col: str) -> float | None:
+    """One customer's metric, or None when that side has no customer table (yet)."""
+    if tables is None or tables.customers is None:
+        return None
+    rows = tables.customers[tables.customers["customer"] == customer]
+    return None if rows.empty or col not in rows else float(rows.iloc[0][col])
+
+
+def agreement(ours: Tables | None, hand1: Tables, hand2: Tables, customer: str,
               warehouses: list[str]) -> None:
     """Print ours vs hand-written seed 1 vs seed 2 (the seed-to-seed spread of noise alone)."""
     print("\nAgreement (one replication each; different random streams, so the models agree")
@@ -124,9 +132,7 @@ def agreement(ours: Tables | None, hand1: Tables, hand2: Tables,
     print(f"{'':34}{'ours':>12}{'hand seed 1':>12}{'hand seed 2':>12}")
     tabs: list[Tables | None] = [ours, hand1, hand2]
     for col in CUSTOMER_COLS:
-        vals = [None if t is None or t.customers is None or t.customers.empty
-                else float(t.customers.iloc[0][col]) for t in tabs]
-        print(_line(f"customer {col}", vals))
+        print(_line(f"customer {col}", [_customer_value(t, customer, col) for t in tabs]))
     for w in warehouses:
         for col in PRODUCT_COLS:
             vals = [None if t is None else _totals(t.metrics, w)[col] for t in tabs]
@@ -195,7 +201,7 @@ def bench(path: Path, seed: int, repeat: int, no_warmup: bool, hand_only: bool) 
     report(names, wall, cpu, one.events, one.lines)
     two = hand.run(params, seed=seed + 1, batch=True)
     agreement(results.get("ours"), results["hand batch"], Tables(two.metrics, two.customers),
-              params["warehouses"])
+              params["customer"], params["warehouses"])
 
 
 def main(argv: list[str] | None = None) -> None:
