@@ -237,12 +237,15 @@ class Results:
         return "\n\n" + wide.to_string()
 
     def _supplier_table(self) -> str:
-        """Suppliers with capacity or disruptions (the others only add their lead time)."""
+        """Suppliers with capacity, disruptions or consolidation (the others only add their
+        lead time)."""
         limited = [x.id for x in self.scenario.suppliers
-                   if x.capacity is not None or x.disruptions]
+                   if x.capacity is not None or x.disruptions
+                   or x.consolidation_window is not None]
         if not limited:
             return ""
-        cols = ["purchase_orders", "avg_replenishment_time", "utilisation", "days_disrupted"]
+        cols = ["purchase_orders", "lines", "avg_replenishment_time", "utilisation",
+                "days_disrupted"]
         s = self.supplier_summary
         s = s[s["supplier"].isin(limited) & s["metric"].isin(cols)]
         s = s.assign(value=s.apply(_cell, axis=1))

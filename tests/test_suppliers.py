@@ -510,8 +510,8 @@ def test_the_terminal_table_shows_limited_suppliers_only():
     res = simulator.run(data, progress=False)
     lines = res.table().splitlines()
     head = next(i for i, line in enumerate(lines) if "utilisation" in line)
-    assert lines[head].split() == ["purchase_orders", "avg_replenishment_time", "utilisation",
-                                   "days_disrupted"]
+    assert lines[head].split() == ["purchase_orders", "lines", "avg_replenishment_time",
+                                   "utilisation", "days_disrupted"]
     rows = [line.split()[0] for line in lines[head + 2:]]
     assert rows == ["acme"]  # the unlimited supplier adds nothing worth a row
     s = res.supplier_summary.set_index(["supplier", "metric"])
@@ -519,6 +519,10 @@ def test_the_terminal_table_shows_limited_suppliers_only():
     assert days == 10.0 and lines[head + 2].endswith("10.0 ± 0.0")
     del data["suppliers"][0]["capacity"], data["suppliers"][0]["disruptions"]
     assert "utilisation" not in simulator.run(data, progress=False).table()
+    data["suppliers"][1]["consolidation_window"] = 0  # consolidation is worth a row too
+    lines = simulator.run(data, progress=False).table().splitlines()
+    head = next(i for i, line in enumerate(lines) if "purchase_orders" in line)
+    assert [line.split()[0] for line in lines[head + 2:]] == ["free"]
 
 
 def test_a_cut_interval_shows_the_t_half_width():

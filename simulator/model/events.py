@@ -10,7 +10,10 @@ scheduled (SimPy's FIFO tie-break):
    orders leaving a supplier with capacity or disruptions (an order that leaves with lead
    time 0 is received before the customer demand of that instant);
 2. ``DEMAND``: customer orders;
-3. ``REVIEW``: periodic policy reviews.
+3. ``REVIEW``: periodic policy reviews, and a customer's merge window closing (so orders
+   arriving at the closing instant still join it);
+4. ``SEND`` (:mod:`simulator.model.purchasing`): a consolidated purchase order leaving for
+   its supplier at the end of its window, after every review of that instant.
 
 The end of the warm-up and the end of the horizon come before all of them (SimPy
 stops a run before the events at the stop time), so statistics cover
@@ -88,8 +91,9 @@ class SupplierListener:
 
     The default does nothing. ``supplier`` is the :class:`~simulator.model.supplier.Supplier`
     (read it, never change it); ``now`` is the time in days; ``dest`` is the ordering
-    :class:`~simulator.model.stockpoint.StockPoint`. Until orders are consolidated, every
-    replenishment order is one purchase order of one line.
+    :class:`~simulator.model.stockpoint.StockPoint`, or, for a supplier with a
+    ``consolidation_window``, the :class:`~simulator.model.purchasing.PurchaseOrder` (one or
+    more lines); without one, every replenishment order is one purchase order of one line.
     """
 
     def supplier_ordered(self, supplier: Any, now: float, qty: float, dest: Any) -> None:
