@@ -52,17 +52,7 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
     so it is reported as the range's end. NaN values (a fill rate with no demand) are
     left out; with one value the std and the interval are NaN.
     """
-    long = metrics.melt(id_vars=ID_COLUMNS, value_vars=list(METRICS), var_name="metric")
-    long["metric"] = pd.Categorical(long["metric"], categories=list(METRICS), ordered=True)
-    g = long.groupby(["warehouse", "product", "metric"], sort=False, observed=True)["value"]
-    out = g.agg(n="count", mean="mean", std="std").reset_index()
-    half = _t975(np.maximum(out["n"].to_numpy() - 1, 1)) * out["std"] / np.sqrt(out["n"])
-    half = half.where(out["n"] > 1)
-    out["metric"] = out["metric"].astype(str)
-    low = out["metric"].map(lambda m: METRIC_RANGES.get(m, (-math.inf, math.inf))[0])
-    high = out["metric"].map(lambda m: METRIC_RANGES.get(m, (-math.inf, math.inf))[1])
-    out["ci95_low"] = np.maximum(out["mean"] - half, low.astype(float))
-    out["ci95_high"] = np.minimum(out["mean"] + half, high.astype(float))
+    out = summarize_by(metrics, ["warehouse", "product"], METRICS, METRIC_RANGES)
     return out[SUMMARY_COLUMNS]
 
 
@@ -81,34 +71,35 @@ CUSTOMER_RANGES: dict[str, tuple[float, float]] = {
                                "split_share")}}
 
 
-def summarize_by(table: pd.DataFrame, key: str, metrics: tuple[str, ...],
+def summarize_by(table: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
                  ranges: dict[str, tuple[float, float]]) -> pd.DataFrame:
-    """Mean, std and 95% t-interval of each metric across replications, per ``key``
-    (supplier, customer), cut to the metric's range (as :func:`summarize`; NaN values left
-    out)."""
-    long = table.melt(id_vars=["replication", key], value_vars=list(metrics), var_name="metric")
+    """Mean, std and 95% t-interval of each metric across replications, per ``keys``
+    (warehouse and product, supplier, customer), cut to the metric's range (see
+    :func:`summarize`; metrics without a range are not cut; NaN values left out)."""
+    long = table.melt(id_vars=["replication", *keys], value_vars=list(metrics),
+                      var_name="metric")
     long["metric"] = pd.Categorical(long["metric"], categories=list(metrics), ordered=True)
     long["value"] = pd.to_numeric(long["value"], errors="coerce")
-    g = long.groupby([key, "metric"], sort=False, observed=True)["value"]
+    g = long.groupby([*keys, "metric"], sort=False, observed=True)["value"]
     out = g.agg(n="count", mean="mean", std="std").reset_index()
     half = _t975(np.maximum(out["n"].to_numpy() - 1, 1)) * out["std"] / np.sqrt(out["n"])
     half = half.where(out["n"] > 1)
     out["metric"] = out["metric"].astype(str)
-    low = out["metric"].map(lambda m: ranges[m][0]).astype(float)
-    high = out["metric"].map(lambda m: ranges[m][1]).astype(float)
-    out["ci95_low"] = np.maximum(out["mean"] - half, low)
-    out["ci95_high"] = np.minimum(out["mean"] + half, high)
-    return out[[key, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
+    low = out["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[0])
+    high = out["metric"].map(lambda m: ranges.get(m, (-math.inf, math.inf))[1])
+    out["ci95_low"] = np.maximum(out["mean"] - half, low.astype(float))
+    out["ci95_high"] = np.minimum(out["mean"] + half, high.astype(float))
+    return out[[*keys, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
 
 
 def summarize_suppliers(table: pd.DataFrame) -> pd.DataFrame:
     """Supplier metrics summarised per supplier (:func:`summarize_by`)."""
-    return summarize_by(table, "supplier", SUPPLIER_METRICS, SUPPLIER_RANGES)
+    return summarize_by(table, ["supplier"], SUPPLIER_METRICS, SUPPLIER_RANGES)
 
 
 def summarize_customers(table: pd.DataFrame) -> pd.DataFrame:
     """Customer metrics summarised per customer (:func:`summarize_by`)."""
-    return summarize_by(table, "customer", CUSTOMER_METRICS, CUSTOMER_RANGES)
+    return summarize_by(table, ["customer"], CUSTOMER_METRICS, CUSTOMER_RANGES)
 
 
 def _t975(df: np.ndarray) -> np.ndarray:
