@@ -32,6 +32,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -349,6 +350,8 @@ def check_metrics(data: dict[str, Any], seed: int) -> None:
         t_prev = w0
         area_oh = area_bo = demand = filled = lost = shipped = 0.0
         orders = 0
+        n_days = math.floor(days)  # whole days of the window, [w0 + i, w0 + i + 1)
+        per_day_d, per_day_o = [0.0] * n_days, [0.0] * n_days
         for r in records:
             if r[2:4] != key:
                 continue
@@ -357,13 +360,18 @@ def check_metrics(data: dict[str, Any], seed: int) -> None:
                 area_oh += oh * (t - t_prev)
                 area_bo += bo * (t - t_prev)
                 t_prev = t
+                i = math.floor(t - w0)
                 if r[1] == "demand":
                     demand += r[4]
                     filled += r[5]
                     lost += r[6]
                     shipped += r[5]
+                    if i < n_days:
+                        per_day_d[i] += r[4]
                 elif r[1] == "order":
                     orders += 1
+                    if i < n_days:
+                        per_day_o[i] += r[4]
                 else:
                     shipped += r[5]
             oh, bo = r[-3], r[-2]
@@ -389,8 +397,16 @@ def check_metrics(data: dict[str, Any], seed: int) -> None:
         if row["avg_on_hand"] > 0:
             assert row["inventory_turnover"] == pytest.approx(
                 shipped / (area_oh / days) * 365 / days, rel=1e-9, abs=1e-9)
+        # bullwhip: variance of units ordered per day / of units demanded per day (numpy)
+        var_d = np.var(per_day_d, ddof=1) if n_days > 1 else math.nan
+        if n_days > 1 and var_d > 1e-12:
+            assert row["bullwhip"] == pytest.approx(np.var(per_day_o, ddof=1) / var_d,
+                                                    rel=1e-7, abs=1e-9), key
+        else:
+            assert math.isnan(row["bullwhip"])
         for col in m.columns:
-            if col in ("replication", "warehouse", "product", "fill_rate", "inventory_turnover"):
+            if col in ("replication", "warehouse", "product", "fill_rate", "inventory_turnover",
+                       "bullwhip"):
                 continue
             assert math.isfinite(row[col]) and row[col] >= -1e-9, (key, col, row[col])
         assert math.isfinite(row["inventory_turnover"]) or row["avg_on_hand"] <= 0

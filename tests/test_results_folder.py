@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on how pytest imports the file
 #: SPEC section 4, in order
 METRIC_COLUMNS = ["demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg_backorders",
                   "orders_placed", "holding_cost", "ordering_cost", "backorder_cost",
-                  "lost_sale_cost", "total_cost", "inventory_turnover"]
+                  "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip"]
 ID_COLUMNS = ["replication", "warehouse", "product"]
 STOCK_POINTS = {("dc", "widget"), ("dc", "gadget"), ("store", "widget")}
 FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
@@ -123,7 +123,7 @@ def test_interval_bounds_are_never_impossible():
     m = pd.DataFrame({"replication": range(4), "warehouse": "w", "product": "p"})
     for col in ("demand_units", "avg_on_hand", "avg_backorders", "orders_placed",
                 "holding_cost", "ordering_cost", "backorder_cost", "lost_sale_cost",
-                "total_cost", "inventory_turnover"):
+                "total_cost", "inventory_turnover", "bullwhip"):
         m[col] = [1.0, 2.0, 3.0, 4.0]
     m["lost_units"] = [0.0, 0.0, 0.0, 9.0]
     m["fill_rate"] = [1.0, 1.0, 1.0, 0.7]

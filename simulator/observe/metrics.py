@@ -16,14 +16,26 @@ from simulator.observe.suppliers import consolidated_shares
 
 METRICS = ("demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg_backorders",
            "orders_placed", "holding_cost", "ordering_cost", "backorder_cost",
-           "lost_sale_cost", "total_cost", "inventory_turnover")
+           "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip")
 
 
 class StockStats(StockListener):
-    """Running sums of one stock point."""
+    """Running sums of one stock point.
+
+    Daily totals (for ``bullwhip``): the window is cut into days ``[start + i, start + i + 1)``;
+    a day's units demanded and ordered are added to running sums and sums of squares when the
+    first event after it comes (days without events count as zeros), so the per-event cost is
+    one comparison. A last partial day (a window that is not a whole number of days) is left
+    out.
+    """
 
     def __init__(self, sp: Any, start: float = 0.0):
         self.t = start
+        self.day_end = start + 1.0  # end of the current day
+        self.ordered = 0.0          # units ordered in the window
+        self.mark_d = self.mark_o = 0.0  # demand_units, ordered at the start of the day
+        self.days = 0               # whole days closed
+        self.d1 = self.d2 = self.o1 = self.o2 = 0.0  # sums and sums of squares per day
         self.oh = sp.on_hand
         self.bo = sp.backorders
         self.area_oh = self.area_bo = 0.0
@@ -50,12 +62,40 @@ class StockStats(StockListener):
             self.t = now
         self.oh = sp.on_hand
         self.bo = sp.backorders
+        if now >= self.day_end:
+            self._roll(now)
         self.demand_units += qty
         self.filled += shipped
         self.shipped += shipped
         self.lost += lost
 
+    def _roll(self, now: float) -> None:
+        """Close the current day and the whole days up to ``now`` (zeros: no event)."""
+        d = self.demand_units - self.mark_d
+        o = self.ordered - self.mark_o
+        self.d1 += d
+        self.d2 += d * d
+        self.o1 += o
+        self.o2 += o * o
+        skipped = math.floor(now - self.day_end)
+        self.days += 1 + skipped
+        self.day_end += 1.0 + skipped
+        self.mark_d = self.demand_units
+        self.mark_o = self.ordered
+
+    def bullwhip(self) -> float:
+        """Variance of units ordered per day / variance of units demanded per day."""
+        n = self.days
+        if n < 2:
+            return math.nan
+        var_d = (self.d2 - self.d1 * self.d1 / n) / (n - 1)
+        var_o = (self.o2 - self.o1 * self.o1 / n) / (n - 1)
+        return var_o / var_d if var_d > 1e-12 else math.nan
+
     def order_placed(self, sp: Any, now: float, qty: float) -> None:
+        if now >= self.day_end:
+            self._roll(now)
+        self.ordered += qty
         self.orders += 1
         if qty > self.max_order:
             self.max_order = qty
@@ -70,8 +110,10 @@ class StockStats(StockListener):
         self.__init__(sp, now)  # type: ignore[misc]
 
     def close(self, sp: Any, now: float) -> None:
-        """Integrate the levels up to ``now`` (end of the horizon)."""
+        """Integrate the levels up to ``now`` (end of the horizon); close the whole days."""
         self._advance(sp, now)
+        if now >= self.day_end:
+            self._roll(now)
 
 
 class MetricsCollector:
@@ -159,4 +201,5 @@ def metric_values(st: StockStats, prod: Any, days: float, supplier_cost: float =
         "lost_sale_cost": lost_sale,
         "total_cost": holding + ordering + backorder + lost_sale,
         "inventory_turnover": st.shipped / avg_oh * 365.0 / days if avg_oh > 0 else math.nan,
+        "bullwhip": st.bullwhip(),
     }
