@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_mode
 
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
+from policies.forecasting import OrderUpTo
 
 __all__ = [
     "BUILTIN",
@@ -28,6 +29,7 @@ __all__ = [
     "RQ",
     "SS",
     "BaseStock",
+    "OrderUpTo",
     "Policy",
     "PolicyContext",
     "StockView",
@@ -37,7 +39,8 @@ __all__ = [
     "resolve",
 ]
 
-BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ}
+BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ,
+                            "order_up_to": OrderUpTo}
 _BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 
@@ -248,6 +251,16 @@ def default_initial(spec: dict[str, Any]) -> float:
     return max(0.0, float(level or 0.0))
 
 
+def level_needs_context(spec: dict[str, Any]) -> bool:
+    """Whether the policy's order-up-to level (its default initial stock) is known only after
+    ``prepare`` (a forecast-driven policy): then the model, not validation, fills it."""
+    try:
+        cls = resolve(spec["type"])
+    except Exception:
+        return False
+    return bool(getattr(cls, "level_from_context", False))
+
+
 def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     """Check a ``{type: ..., **params}`` mapping; return it with defaults filled.
 
@@ -273,5 +286,5 @@ def validate(spec: Any, search: list[str] | None = None) -> dict[str, Any]:
     return {"type": name, **checked}
 
 
-__all__ += ["ValidationError", "check_params", "default_initial", "derives", "param_names",
-            "validate"]
+__all__ += ["ValidationError", "check_params", "default_initial", "derives",
+            "level_needs_context", "param_names", "validate"]

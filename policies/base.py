@@ -95,6 +95,8 @@ class PolicyContext:
         (waiting for the upstream's stock is not included).
     holding_cost, ordering_cost, backorder_cost, lost_sale_cost : float
         The product's cost rates (per unit per day, per order, per unit per day, per unit).
+    warmup : float
+        The scenario's warm-up (days): a policy that learns (fits a forecaster) may use it.
     """
 
     warehouse: str
@@ -107,6 +109,7 @@ class PolicyContext:
     ordering_cost: float = 0.0
     backorder_cost: float = 0.0
     lost_sale_cost: float = 0.0
+    warmup: float = 0.0
 
 
 @runtime_checkable

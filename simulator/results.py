@@ -38,6 +38,7 @@ _PACKAGES = ("simulator", "simpy", "numpy", "pandas", "scipy", "pydantic", "PyYA
 METRIC_RANGES: dict[str, tuple[float, float]] = {
     **{m: (0.0, math.inf) for m in METRICS},
     "fill_rate": (0.0, 1.0),
+    "forecast_bias": (-math.inf, math.inf),
 }
 
 

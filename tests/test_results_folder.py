@@ -29,7 +29,8 @@ except ImportError:  # pragma: no cover - depends on how pytest imports the file
 #: SPEC section 4, in order
 METRIC_COLUMNS = ["demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg_backorders",
                   "orders_placed", "holding_cost", "ordering_cost", "backorder_cost",
-                  "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip"]
+                  "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip",
+                  "forecast_mae", "forecast_rmse", "forecast_bias", "forecast_mape"]
 ID_COLUMNS = ["replication", "warehouse", "product"]
 STOCK_POINTS = {("dc", "widget"), ("dc", "gadget"), ("store", "widget")}
 FILES = {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
@@ -102,6 +103,9 @@ def test_summary_matches_student_t_recomputation(metrics, summary):
         sel = metrics[(metrics["warehouse"] == row.warehouse) & (metrics["product"] == row.product)]
         values = sel[row.metric].dropna().to_numpy(float)
         n = len(values)
+        if row.metric.startswith("forecast_"):  # no forecast-driven policy here: all NaN
+            assert n == 0 and math.isnan(row.mean) and math.isnan(row.ci95_low)
+            continue
         assert n == 4
         mean, std = values.mean(), values.std(ddof=1)
         half = stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)
@@ -123,7 +127,8 @@ def test_interval_bounds_are_never_impossible():
     m = pd.DataFrame({"replication": range(4), "warehouse": "w", "product": "p"})
     for col in ("demand_units", "avg_on_hand", "avg_backorders", "orders_placed",
                 "holding_cost", "ordering_cost", "backorder_cost", "lost_sale_cost",
-                "total_cost", "inventory_turnover", "bullwhip"):
+                "total_cost", "inventory_turnover", "bullwhip", "forecast_mae",
+                "forecast_rmse", "forecast_bias", "forecast_mape"):
         m[col] = [1.0, 2.0, 3.0, 4.0]
     m["lost_units"] = [0.0, 0.0, 0.0, 9.0]
     m["fill_rate"] = [1.0, 1.0, 1.0, 0.7]
@@ -141,7 +146,8 @@ def test_summary_with_one_replication_has_no_interval(tmp_path):
     res = simulator.run(write_scenario(tmp_path, BASE_YAML), replications=1, progress=False)
     out = res.save(tmp_path / "out")
     s = pd.read_csv(out / "summary.csv")
-    assert s["mean"].notna().all()
+    forecasts = s["metric"].str.startswith("forecast_")  # no forecast-driven policy: NaN
+    assert s.loc[~forecasts, "mean"].notna().all() and s.loc[forecasts, "mean"].isna().all()
     assert s[["std", "ci95_low", "ci95_high"]].isna().all().all()
 
 

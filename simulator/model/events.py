@@ -6,6 +6,8 @@ Same-instant order
 Events at the same time are processed by priority, then in the order they were
 scheduled (SimPy's FIFO tie-break):
 
+0. ``TICK``: the end of a day for forecast-driven policies (the day's demand is handed to
+   their forecasters before anything else happens at that instant);
 1. ``RECEIPT``: stock arriving (from a supplier or an upstream warehouse), and purchase
    orders leaving a supplier with capacity or disruptions (an order that leaves with lead
    time 0 is received before the customer demand of that instant);
@@ -26,7 +28,7 @@ from typing import Any
 
 from simpy import Environment, Event
 
-RECEIPT, DEMAND, REVIEW = 1, 2, 3
+TICK, RECEIPT, DEMAND, REVIEW = 0, 1, 2, 3
 
 
 class Call(Event):
@@ -63,6 +65,11 @@ class StockListener:
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         """``qty`` units arrived; ``shipped`` of them went straight to backorders."""
 
+    def forecast(self, sp: Any, now: float, predicted: float, actual: float) -> None:
+        """A day ended (at ``now``) at a stock point with a forecast-driven policy: its
+        demand was ``actual`` units, the one-step-ahead forecast for it ``predicted`` (NaN
+        before the forecaster had any observation)."""
+
 
 NULL_LISTENER = StockListener()
 
@@ -84,6 +91,10 @@ class Fanout(StockListener):
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         for lst in self.listeners:
             lst.received(sp, now, qty, shipped)
+
+    def forecast(self, sp: Any, now: float, predicted: float, actual: float) -> None:
+        for lst in self.listeners:
+            lst.forecast(sp, now, predicted, actual)
 
 
 class SupplierListener:

@@ -15,6 +15,7 @@ warehouse's orders into purchase orders.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from functools import partial
@@ -26,9 +27,11 @@ from simpy import Environment
 import policies
 from simulator import rng
 from simulator.distributions import Constant, Exponential
+from simulator.errors import PolicyError
 from simulator.model.events import (
     DEMAND,
     RECEIPT,
+    TICK,
     Call,
     CustomerFanout,
     CustomerListener,
@@ -208,6 +211,8 @@ class Network:
         #: False: single-product orders take the general order path too (tests compare)
         self.fast = fast
         self.dispatcher = Dispatcher()
+        #: stock points whose policy observes each day's demand (forecast-driven)
+        self.observed: list[StockPoint] = []
         self._build_stock()
         self._build_suppliers()
         self._build_lanes()
@@ -225,10 +230,15 @@ class Network:
                 ctx = self.contexts[(w.id, pid)]
                 if policies.derives(cls):
                     policy.prepare(ctx)
-                # validation filled `initial` (the policy's order-up-to level, else 0)
-                sp = StockPoint(self.env, w.id, pid, policy, ctx, float(inv.initial or 0.0))
+                # validation filled `initial` (the policy's order-up-to level, else 0), except for
+                # a policy that needs its context for that level: after prepare, here
+                initial = inv.initial if inv.initial is not None \
+                    else max(0.0, float(getattr(policy, "order_up_to", None) or 0.0))
+                sp = StockPoint(self.env, w.id, pid, policy, ctx, float(initial))
                 sp.key = f"warehouses.{i}.inventory.{pid}.policy"
                 self.stock[(w.id, pid)] = sp
+                if callable(getattr(policy, "observe", None)):
+                    self.observed.append(sp)
 
     def _build_suppliers(self) -> None:
         """One :class:`Supplier` per scenario supplier; random disruptions draw from their
@@ -361,7 +371,9 @@ class Network:
             _add_listener(sup, factory(sup), SupplierListener, SupplierFanout)
 
     def start(self) -> None:
-        """Schedule the t = 0 reviews and the first customer orders."""
+        """Schedule the t = 0 reviews, the first customer orders and the daily tick."""
+        if self.observed:
+            DailyTick(self.env, self.observed).start()
         for sp in self.stock.values():
             sp.start()
         for src in self.sources:
@@ -369,6 +381,54 @@ class Network:
 
     def run(self, until: float) -> None:
         self.env.run(until=until)
+
+
+class DemandTally(StockListener):
+    """Counts the units demanded at a stock point (model side: a forecast-driven policy's
+    daily observation), attached only where a policy observes demand."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.mark = 0.0
+
+    def demand(self, sp: Any, now: float, qty: float, shipped: float, lost: float) -> None:
+        self.total += qty
+
+    def day(self) -> float:
+        """Units demanded since the last call."""
+        units = self.total - self.mark
+        self.mark = self.total
+        return units
+
+
+class DailyTick:
+    """At the end of every day (t = 1, 2, ...; priority ``TICK``, before anything else at
+    that instant) each observing stock point's policy gets the day's demand; the stock
+    point's listener hears the forecast made for that day and the demand."""
+
+    def __init__(self, env: Environment, points: list[StockPoint]):
+        self.env = env
+        self.points = []
+        for sp in points:
+            tally = DemandTally()
+            _add_listener(sp, tally, StockListener, Fanout)
+            self.points.append((sp, tally))
+
+    def start(self) -> None:
+        Call(self.env, 1.0, TICK, self._tick, 1)
+
+    def _tick(self, event: Call) -> None:
+        now = self.env.now
+        for sp, tally in self.points:
+            units = tally.day()
+            try:
+                predicted = sp.policy.observe(units, now)
+            except Exception as exc:  # a user's forecast-driven policy: their problem
+                raise PolicyError.from_exception(sp.key, now, exc) from exc
+            sp.listener.forecast(sp, now, float(predicted) if predicted is not None
+                                 else math.nan, units)
+        k = event.data + 1
+        Call(self.env, k - now, TICK, self._tick, k)
 
 
 def _log(c: CustomerSpec) -> Any:

@@ -16,7 +16,8 @@ from simulator.observe.suppliers import consolidated_shares
 
 METRICS = ("demand_units", "fill_rate", "lost_units", "avg_on_hand", "avg_backorders",
            "orders_placed", "holding_cost", "ordering_cost", "backorder_cost",
-           "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip")
+           "lost_sale_cost", "total_cost", "inventory_turnover", "bullwhip",
+           "forecast_mae", "forecast_rmse", "forecast_bias", "forecast_mape")
 
 
 class StockStats(StockListener):
@@ -31,11 +32,15 @@ class StockStats(StockListener):
 
     def __init__(self, sp: Any, start: float = 0.0):
         self.t = start
+        self.t0 = start
         self.day_end = start + 1.0  # end of the current day
         self.ordered = 0.0          # units ordered in the window
         self.mark_d = self.mark_o = 0.0  # demand_units, ordered at the start of the day
         self.days = 0               # whole days closed
         self.d1 = self.d2 = self.o1 = self.o2 = 0.0  # sums and sums of squares per day
+        # one-step-ahead forecast errors (forecast - demand) of the days in the window
+        self.f_n = self.f_pos = 0
+        self.f_abs = self.f_sq = self.f_sum = self.f_pct = 0.0
         self.oh = sp.on_hand
         self.bo = sp.backorders
         self.area_oh = self.area_bo = 0.0
@@ -104,6 +109,28 @@ class StockStats(StockListener):
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
         self._advance(sp, now)
         self.shipped += shipped
+
+    def forecast(self, sp: Any, now: float, predicted: float, actual: float) -> None:
+        if now - 1.0 < self.t0 or predicted != predicted:  # a day before the window; no forecast
+            return
+        e = predicted - actual
+        self.f_n += 1
+        self.f_abs += abs(e)
+        self.f_sq += e * e
+        self.f_sum += e
+        if actual > 0:
+            self.f_pos += 1
+            self.f_pct += abs(e) / actual
+
+    def forecast_values(self) -> dict[str, float]:
+        """MAE, RMSE, bias (mean of forecast - demand: positive = over-forecast) and MAPE (%,
+        over the days with demand) of the daily one-step-ahead forecasts; NaN without any."""
+        n = self.f_n
+        nan = math.nan
+        return {"forecast_mae": self.f_abs / n if n else nan,
+                "forecast_rmse": math.sqrt(self.f_sq / n) if n else nan,
+                "forecast_bias": self.f_sum / n if n else nan,
+                "forecast_mape": 100.0 * self.f_pct / self.f_pos if self.f_pos else nan}
 
     def reset(self, sp: Any, now: float) -> None:
         """Forget everything before ``now`` (end of warm-up); current levels stay."""
@@ -202,4 +229,5 @@ def metric_values(st: StockStats, prod: Any, days: float, supplier_cost: float =
         "total_cost": holding + ordering + backorder + lost_sale,
         "inventory_turnover": st.shipped / avg_oh * 365.0 / days if avg_oh > 0 else math.nan,
         "bullwhip": st.bullwhip(),
+        **st.forecast_values(),
     }

@@ -20,7 +20,8 @@ from typing import Any
 ABSURD_ORDER = 1e12
 
 #: metrics that may be NaN by definition (no demand, no stock)
-_MAY_BE_NAN = {"fill_rate", "inventory_turnover"}
+_MAY_BE_NAN = {"fill_rate", "inventory_turnover", "bullwhip", "forecast_mae", "forecast_rmse",
+               "forecast_bias", "forecast_mape"}
 
 
 def _row(replication: int, time: float, wh: str, product: str, kind: str, severity: str,

@@ -145,5 +145,6 @@ def policy_contexts(sc: Scenario) -> dict[StockKey, PolicyContext]:
                 warehouse=w.id, product=pid, demand_rate=m, demand_var_rate=v,
                 lead_time_mean=lt.mean(), lead_time_var=lt.var(),
                 holding_cost=p.holding_cost, ordering_cost=p.ordering_cost,
-                backorder_cost=p.backorder_cost, lost_sale_cost=p.lost_sale_cost)
+                backorder_cost=p.backorder_cost, lost_sale_cost=p.lost_sale_cost,
+                warmup=float(sc.warmup))
     return out

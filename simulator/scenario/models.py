@@ -165,8 +165,10 @@ class Inventory(_Model):
 
     @model_validator(mode="after")
     def _default_initial(self) -> Inventory:
-        """Fill the default initial stock: the policy's order-up-to level, else 0."""
-        if self.initial is None:
+        """Fill the default initial stock: the policy's order-up-to level, else 0; left
+        out (None) for a policy that needs its context (``prepare``) for that level, such as
+        ``order_up_to``: the model fills it after preparing the policy."""
+        if self.initial is None and not policies.level_needs_context(self.policy):
             object.__setattr__(self, "initial", policies.default_initial(self.policy))
         return self
 

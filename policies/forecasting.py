@@ -1,0 +1,114 @@
+"""Forecast-driven replenishment (SPEC section 8): ``order_up_to``.
+
+At each review the policy orders up to
+
+    level = F(P) + z(service_level) * sqrt(P * v)
+
+where P = mean lead time + review period (the protection period, days), F(P) the forecast
+demand over the next P days, v the variance of the forecaster's one-step-ahead (one-day)
+errors, so ``P * v`` is the error variance over the protection period if daily errors are
+independent, and z the standard normal quantile (``service_level: 0.5``: no safety stock).
+
+The forecaster (:mod:`simulator.forecast`) sees one observation per day: the units demanded
+at the stock point that day, handed over by the model at each day's end through
+:meth:`OrderUpTo.observe` (never per event). Parameters left out of ``forecast`` (smoothing
+constants, ARIMA orders) are estimated once, at the end of the warm-up, from the days seen so
+far (with no warm-up they keep the method's defaults). Before the first observation the
+policy orders up to the level its context predicts (the scenario's mean demand rate), which
+is also its default initial stock.
+"""
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, Field, PrivateAttr, Strict
+
+from policies.base import Policy, PolicyContext, StockView
+
+
+def _forecast_spec(value: Any) -> dict[str, Any]:
+    """A ``{method: ..., ...}`` mapping, validated by the forecaster library."""
+    from simulator import forecast
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping {method: ..., ...}, e.g. "
+                         "{method: moving_average, window: 7}")
+    return forecast.validate(value)  # type: ignore[no-any-return]
+
+
+class OrderUpTo(Policy):
+    """Order up to forecast demand over lead time + review period, plus safety stock."""
+
+    #: the default initial stock (the level) needs the context: filled by the model
+    level_from_context: ClassVar[bool] = True
+
+    review_period: Annotated[float, Strict()] = Field(1.0, ge=0, le=1e12)
+    service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
+    forecast: Annotated[dict[str, Any], AfterValidator(_forecast_spec)] = Field(
+        default_factory=lambda: {"method": "moving_average", "window": 7})
+
+    _f: Any = PrivateAttr(default=None)
+    _ctx: PolicyContext | None = PrivateAttr(default=None)
+    _history: list[float] = PrivateAttr(default_factory=list)
+    _days: int = PrivateAttr(default=0)
+    _z: float = PrivateAttr(default=0.0)
+
+    def prepare(self, context: PolicyContext) -> None:
+        from simulator import forecast
+        self._f = forecast.make(self.forecast)
+        self._ctx = context
+        self._z = NormalDist().inv_cdf(self.service_level)
+        self._history = []
+        self._days = 0
+
+    @property
+    def protection(self) -> float:
+        """Mean lead time + review period (days)."""
+        lead = self._ctx.lead_time_mean if self._ctx is not None else 0.0
+        return lead + self.review_period
+
+    @property
+    def order_up_to(self) -> float | None:
+        """The level before any observation (from the context's demand statistics)."""
+        ctx = self._ctx
+        if ctx is None:
+            return None
+        p = self.protection
+        return ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+
+    @property
+    def forecaster(self) -> Any:
+        """The forecaster (read it, do not update it)."""
+        return self._f
+
+    def observe(self, units: float, now: float) -> float:
+        """One day's demand (units), at the day's end ``now``; returns the one-step-ahead
+        forecast that was made for that day (for forecast-accuracy metrics)."""
+        f = self._f
+        predicted = f.predict(1) if f.n else math.nan
+        ctx = self._ctx
+        warmup = ctx.warmup if ctx is not None else 0.0
+        if now <= warmup:
+            self._history.append(units)
+        f.update(units)
+        self._days += 1
+        if warmup > 0 and now <= warmup < now + 1:  # the last day of the warm-up: fit
+            f.fit(self._history)
+            self._history = []
+        return float(predicted)
+
+    def level(self) -> float:
+        """The order-up-to level now (units)."""
+        f = self._f
+        if not f.n:
+            return self.order_up_to or 0.0
+        p = self.protection
+        return f.total(p) + self._z * math.sqrt(max(0.0, p * f.error_variance()))
+
+    def order_quantity(self, view: StockView) -> float:
+        return self.level() - view.position
+
+    def resolved(self) -> dict[str, Any]:
+        return {"review_period": self.review_period, "service_level": self.service_level,
+                "forecast": dict(self.forecast)}
