@@ -30,11 +30,11 @@ from policies.base import Policy, PolicyContext, StockView
 
 def _forecast_spec(value: Any) -> dict[str, Any]:
     """A ``{method: ..., ...}`` mapping, validated by the forecaster library."""
-    from simulator import forecast
+    import simulator.forecast as forecast
     if not isinstance(value, dict):
         raise ValueError("expected a mapping {method: ..., ...}, e.g. "
                          "{method: moving_average, window: 7}")
-    return forecast.validate(value)  # type: ignore[no-any-return]
+    return forecast.validate(value)
 
 
 class OrderUpTo(Policy):
@@ -107,7 +107,8 @@ class OrderUpTo(Policy):
         return f.total(p) + self._z * math.sqrt(max(0.0, p * f.error_variance()))
 
     def order_quantity(self, view: StockView) -> float:
-        return self.level() - view.position
+        gap = self.level() - view.position
+        return gap if gap > 1e-9 else 0.0  # a rounding-size gap is no order
 
     def resolved(self) -> dict[str, Any]:
         return {"review_period": self.review_period, "service_level": self.service_level,

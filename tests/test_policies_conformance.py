@@ -18,6 +18,10 @@ EXAMPLES: dict[str, list[dict]] = {
     "rQ": [{"r": 5, "Q": 10}, {"r": 0, "Q": 1, "review_period": 1}],
     "base_stock": [{"S": 10}, {"S": 0}, {"S": 7, "review_period": 3}],
     "eoq": [{}, {"Q": 12}, {"r": 3}, {"service_level": 0.5, "review_period": 1}],
+    "order_up_to": [{"review_period": 1},
+                    {"review_period": 2, "service_level": 0.9,
+                     "forecast": {"method": "ses", "alpha": 0.2}},
+                    {"review_period": 0, "forecast": {"method": "croston", "alpha": 0.1}}],
 }
 
 CONTEXT = PolicyContext(warehouse="w", product="p", demand_rate=4.0, demand_var_rate=4.0,

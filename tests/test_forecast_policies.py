@@ -1,0 +1,144 @@
+"""Forecast-driven replenishment (issue 7, item 4) and the forecast metrics (item 5).
+
+* the bullwhip ratio of order_up_to with a p-day moving average against the closed form of
+  Chen, Drezner, Ryan and Simchi-Levi (THEORY.md item 6), i.i.d. Poisson demand;
+* exact orders of order_up_to on deterministic demand (the level formula, no safety stock);
+* forecast accuracy: the naive forecaster's RMSE on Poisson demand is sqrt(2 lambda);
+* the daily tick hands each day's demand over once, before anything else at that instant;
+* validation of the new policy's keys.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import simulator
+from simulator.cli import main
+from simulator.model import Network
+from simulator.observe.eventlog import EventLog
+from simulator.scenario import load
+
+
+def one_point(policy: dict[str, Any], demand: dict[str, Any], *, lead: float = 2,
+              horizon: float = 400, warmup: float = 50, replications: int = 1,
+              seed: int = 1) -> dict[str, Any]:
+    return {"name": "fc", "horizon": horizon, "warmup": warmup, "replications": replications,
+            "seed": seed, "products": [{"id": "p", "holding_cost": 0.1}],
+            "suppliers": [{"id": "s", "lead_time": lead}],
+            "warehouses": [{"id": "w", "inventory": {"p": {"source": "s", "policy": policy}}}],
+            "customers": [{"id": "c", "warehouse": "w", "demand": {"p": demand}}]}
+
+
+@pytest.mark.parametrize("window, lead", [(5, 2), (10, 4)])
+def test_bullwhip_of_moving_average_order_up_to_against_theory(window, lead):
+    # THEORY 6: y_t = P * MA_p + const with P = lead time + review period (1 day), i.i.d.
+    # demand: Var(orders) / Var(demand) = 1 + 2P/p + 2P^2/p^2. service_level 0.5: no safety
+    # stock, so the level is exactly P times the moving average. Demand 400/day (sd 20): the
+    # orders D + (P/p)(D_t - D_{t-p}) are never negative, so none is cut at 0.
+    policy = {"type": "order_up_to", "service_level": 0.5,
+              "forecast": {"method": "moving_average", "window": window}}
+    data = one_point(policy, {"rate": 400}, lead=lead, horizon=3000, replications=4)
+    b = simulator.run(data, progress=False).metrics["bullwhip"].to_numpy(float)
+    big_p = lead + 1
+    exact = 1 + 2 * big_p / window + 2 * big_p ** 2 / window ** 2
+    se = b.std(ddof=1) / math.sqrt(len(b))
+    assert se < 0.02 * exact
+    assert abs(b.mean() - exact) <= 4 * se, (b.mean(), exact, se)
+
+
+def test_order_up_to_exact_orders_on_deterministic_demand():
+    # 10 units a day at t = 0.1, 0.2, ... (rate 10, deterministic); lead time 2, review every
+    # day: P = 3. After the window of 4 days is full the forecast is exactly 10 a day, so the
+    # level is 30 and every review orders what the day took: 10 units (no safety stock: the
+    # errors are 0, and service_level 0.5 anyway).
+    policy = {"type": "order_up_to", "service_level": 0.5,
+              "forecast": {"method": "moving_average", "window": 4}}
+    sc = load(one_point(policy, {"rate": 10, "arrivals": "deterministic"}, horizon=20,
+                        warmup=0))
+    net = Network(sc)
+    records: list[tuple[Any, ...]] = []
+    net.attach(lambda sp: EventLog(records))
+    net.start()
+    net.run(sc.horizon)
+    sp = net.stock[("w", "p")]
+    assert sp.policy.order_up_to == 30.0  # the prior level: rate 10 x P 3
+    orders = [(r[0], r[4]) for r in records if r[1] == "order"]
+    assert orders[-10:] == [(float(t), 10.0) for t in range(10, 20)]
+    assert sp.policy.level() == pytest.approx(30.0)
+    res = simulator.run(sc, progress=False)
+    row = res.metrics.iloc[0]
+    # day 0 has 9 units (t = 0.1 .. 0.9; the one at 1.0 is day 1's), the others 10. Forecasts
+    # exist for the days ending at t = 2 .. 19 (18 days): 9, 9.5, 9.667, 9.75, then 10 exactly:
+    # errors -1, -0.5, -1/3, -0.25, then 0
+    errors = [-1, -0.5, -1 / 3, -0.25] + [0.0] * 14
+    assert row["forecast_mae"] == pytest.approx(sum(map(abs, errors)) / 18, rel=1e-12)
+    assert row["forecast_bias"] == pytest.approx(sum(errors) / 18, rel=1e-12)
+    assert row["forecast_rmse"] == pytest.approx(math.sqrt(sum(e * e for e in errors) / 18),
+                                                 rel=1e-12)
+    assert row["forecast_mape"] == pytest.approx(100 * sum(map(abs, errors)) / 10 / 18,
+                                                 rel=1e-12)
+
+
+def test_naive_forecast_accuracy_on_poisson_demand():
+    # the naive forecast of Poisson(lam) daily demand errs by D_t - D_{t-1}: mean 0,
+    # variance 2 lam, so RMSE = sqrt(2 lam) and bias ~ 0; E|error| from the Skellam law
+    lam = 30.0
+    policy = {"type": "order_up_to", "forecast": {"method": "naive"}}
+    data = one_point(policy, {"rate": lam}, horizon=1500, replications=4)
+    m = simulator.run(data, progress=False).metrics
+    rmse = m["forecast_rmse"].to_numpy(float)
+    se = rmse.std(ddof=1) / 2
+    assert abs(rmse.mean() - math.sqrt(2 * lam)) <= 4 * se + 0.01 * math.sqrt(2 * lam)
+    bias = m["forecast_bias"].to_numpy(float)
+    assert abs(bias.mean()) <= 4 * bias.std(ddof=1) / 2 + 0.05
+
+
+def test_daily_tick_hands_over_each_day_once():
+    # the policy sees day k's demand at t = k + 1, before the customers of that instant
+    seen: list[tuple[float, float]] = []
+    policy = {"type": "order_up_to", "forecast": {"method": "naive"}}
+    sc = load(one_point(policy, {"rate": 4, "arrivals": "deterministic"}, horizon=5.5,
+                        warmup=0))
+    net = Network(sc)
+    pol = net.stock[("w", "p")].policy
+    real = pol.observe
+
+    def tap(units: float, now: float) -> float:
+        seen.append((now, units))
+        return real(units, now)  # type: ignore[no-any-return]
+
+    object.__setattr__(pol, "observe", tap)
+    net.start()
+    net.run(sc.horizon)
+    # arrivals at 0.25, 0.5, ..., 1.0 (day 0 holds 0.25-0.75 and... the one at exactly 1.0
+    # comes after the tick at 1.0, so it belongs to day 1)
+    assert seen == [(1.0, 3.0), (2.0, 4.0), (3.0, 4.0), (4.0, 4.0), (5.0, 4.0)]
+
+
+def test_warmup_fits_the_parameters_left_out():
+    policy = {"type": "order_up_to", "forecast": {"method": "ses"}}
+    sc = load(one_point(policy, {"rate": 20}, horizon=100, warmup=40))
+    net = Network(sc)
+    net.start()
+    net.run(sc.horizon)
+    f = net.stock[("w", "p")].policy.forecaster
+    alpha = getattr(f, "alpha", None)
+    assert alpha is not None and 0 < alpha <= 1
+
+
+def test_bad_forecast_is_reported(tmp_path: Path, capsys):
+    import yaml
+    policy = {"type": "order_up_to", "forecast": {"method": "crystal_ball"}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(one_point(policy, {"rate": 1})))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "warehouses.0.inventory.p.policy" in err and "crystal_ball" in err
+    assert "Traceback" not in err
+    policy = {"type": "order_up_to", "service_level": 1.5}
+    path.write_text(yaml.safe_dump(one_point(policy, {"rate": 1})))
+    assert main(["validate", str(path)]) == 2
+    assert "service_level" in capsys.readouterr().err
