@@ -27,14 +27,30 @@ from pydantic import AfterValidator, Field, PrivateAttr, Strict
 
 from policies.base import Policy, PolicyContext, StockView
 
+#: days of warm-up ``method: auto`` needs to backtest the candidates
+AUTO_MIN_WARMUP = 28
+
 
 def _forecast_spec(value: Any) -> dict[str, Any]:
-    """A ``{method: ..., ...}`` mapping, validated by the forecaster library."""
+    """A ``{method: ..., ...}`` mapping, validated by the forecaster library; or
+    ``{method: auto, methods: [...]}`` (candidates default to simulator.backtest's list)."""
     import simulator.forecast as forecast
     if not isinstance(value, dict):
         raise ValueError("expected a mapping {method: ..., ...}, e.g. "
                          "{method: moving_average, window: 7}")
-    return forecast.validate(value)
+    if value.get("method") != "auto":
+        return forecast.validate(value)
+    from simulator.backtest import DEFAULT_METHODS
+    extra = sorted(set(value) - {"method", "methods"})
+    if extra:
+        raise ValueError(f"method auto takes only 'methods' (got {', '.join(extra)})")
+    methods = value.get("methods", list(DEFAULT_METHODS))
+    if not isinstance(methods, list) or not methods or \
+            not all(isinstance(m, str) for m in methods):
+        raise ValueError("methods: a non-empty list of method names")
+    for m in methods:
+        forecast.validate({"method": m})
+    return {"method": "auto", "methods": list(methods)}
 
 
 class OrderUpTo(Policy):
@@ -53,10 +69,19 @@ class OrderUpTo(Policy):
     _history: list[float] = PrivateAttr(default_factory=list)
     _days: int = PrivateAttr(default=0)
     _z: float = PrivateAttr(default=0.0)
+    _chosen: dict[str, Any] | None = PrivateAttr(default=None)
 
     def prepare(self, context: PolicyContext) -> None:
-        from simulator import forecast
-        self._f = forecast.make(self.forecast)
+        import simulator.forecast as forecast
+        if self.forecast["method"] == "auto":
+            if context.warmup < AUTO_MIN_WARMUP:
+                raise ValueError(f"forecast method auto picks a method by backtesting the "
+                                 f"warm-up days: it needs a warm-up of at least "
+                                 f"{AUTO_MIN_WARMUP} days (the scenario has {context.warmup:g})")
+            self._f = forecast.make({"method": "ses", "alpha": 0.2})  # until it has chosen
+        else:
+            self._f = forecast.make(self.forecast)
+        self._chosen = None
         self._ctx = context
         self._z = NormalDist().inv_cdf(self.service_level)
         self._history = []
@@ -94,9 +119,23 @@ class OrderUpTo(Policy):
         f.update(units)
         self._days += 1
         if warmup > 0 and now <= warmup < now + 1:  # the last day of the warm-up: fit
-            f.fit(self._history)
+            if self.forecast["method"] == "auto":
+                self._choose(self._history)
+            else:
+                f.fit(self._history)
             self._history = []
         return float(predicted)
+
+    def _choose(self, history: list[float]) -> None:
+        """``method: auto``: the candidate with the lowest backtest MASE on the warm-up days,
+        fitted on them (simulator.backtest)."""
+        import simulator.forecast as forecast
+        from simulator.backtest import choose
+        spec, _ = choose(history, self.forecast["methods"])
+        f = forecast.make(spec)
+        f.fit(history)
+        self._f = f
+        self._chosen = spec
 
     def level(self) -> float:
         """The order-up-to level now (units)."""
@@ -111,5 +150,7 @@ class OrderUpTo(Policy):
         return gap if gap > 1e-9 else 0.0  # a rounding-size gap is no order
 
     def resolved(self) -> dict[str, Any]:
+        chosen = self._chosen
         return {"review_period": self.review_period, "service_level": self.service_level,
-                "forecast": dict(self.forecast)}
+                "forecast": dict(self.forecast) if chosen is None
+                else {**self.forecast, "chosen": chosen["method"]}}

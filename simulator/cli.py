@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator._startup import EXIT_INTERRUPTED, INTERRUPTED, quiet_exit
-from simulator.errors import UserError
+from simulator.errors import Problem, UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TERMINATED = 0, 1, 2, 143
 
@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
                         "quarter of an hour on one core; 'inf': no limit)")
     v = sub.add_parser("validate", help="check a scenario file; print ok or the problems")
     v.add_argument("scenario", help="scenario YAML file")
+    f = sub.add_parser("forecast", help="backtest forecasting methods on a daily demand history")
+    f.add_argument("history", help="CSV: a date or day column and one column per product")
+    f.add_argument("--methods", help="comma-separated methods (default: "
+                   "naive,seasonal_naive,moving_average,ses,holt,holt_winters,croston,sba,tsb)")
+    f.add_argument("--horizon", type=int, default=1, help="days ahead forecast from each "
+                   "origin (default 1)")
+    f.add_argument("--initial", type=int, default=None, help="days used to fit before the "
+                   "first origin (default: 60%% of the history, at least 14)")
+    f.add_argument("--out", help="write the table as CSV here (default: HISTORY-backtest.csv "
+                   "beside the history)")
     return p
 
 
@@ -111,6 +121,42 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _forecast(args: argparse.Namespace) -> int:
+    """``simulator forecast``: the backtest table, printed and saved as CSV."""
+    from simulator import backtest
+    from simulator import forecast as fc
+    from simulator.history import read_history
+
+    problems = []
+    methods = backtest.DEFAULT_METHODS if not args.methods else \
+        tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    for m in methods:
+        if m not in fc.METHODS:
+            problems.append(Problem("<command line>", None, "--methods",
+                                    f"unknown method {m!r}; methods are: "
+                                    + ", ".join(fc.METHODS)))
+    if args.horizon < 1:
+        problems.append(Problem("<command line>", None, "--horizon", "must be at least 1"))
+    if problems:
+        raise UserError(problems)
+    history = read_history(args.history)
+    series = {pid: history.column(pid) for pid in history.products}
+    try:
+        result = backtest.table(series, methods, args.horizon, args.initial)
+    except fc.MissingDependency as exc:
+        raise UserError([Problem("<command line>", None, "--methods", str(exc))]) from None
+    out = Path(args.out) if args.out else Path(args.history).with_name(
+        Path(args.history).stem + "-backtest.csv")
+    result.to_csv(out, index=False)
+    shown = result.assign(best=result["best"].map({True: "<- best", False: ""}))
+    print(f"backtest of {len(methods)} methods on {len(series)} products, "
+          f"{history.days} days, horizon {args.horizon} day(s); lower MASE is better "
+          "(< 1 beats the naive forecast)")
+    print(shown.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    print(f"table written to {out}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         _ctrl_c_raises()
@@ -132,6 +178,8 @@ def _main(argv: list[str] | None) -> int:
     from simulator.experiment.pool import RemoteError, Terminated, WorkerDied, raise_on_sigterm
     try:
         with raise_on_sigterm():
+            if args.command == "forecast":
+                return _forecast(args)
             return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
         for problem in exc.problems[:MAX_PROBLEMS]:
