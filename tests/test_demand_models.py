@@ -8,6 +8,7 @@ replayed days and derived rates with hand-computed values (docs/demand-models.md
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import pickle
 from pathlib import Path
@@ -23,7 +24,7 @@ from simulator.distributions import Exponential
 from simulator.errors import ScenarioError
 from simulator.experiment.budget import events_per_replication
 from simulator.history import DailyHistory, HistoryError, read_history
-from simulator.model import Network
+from simulator.model import Network, arrivals
 from simulator.observe.eventlog import EventLog
 from simulator.scenario.derived import policy_contexts
 
@@ -215,13 +216,20 @@ def test_deterministic_arrivals_follow_the_cumulative_intensity_exactly():
 
 
 def test_deterministic_constant_pattern_lands_on_n_over_rate_without_drift():
-    """A pattern that changes nothing over 2,000 days: the n-th order within an ulp of
-    n / rate (rounding does not accumulate)."""
+    """A pattern that changes nothing: the n-th order within two ulps of n / rate over
+    2,000 days through the model, and over 300,000 orders of the generator summed as SimPy
+    sums delays (rounding must not accumulate: summing 1/10 300,000 times drifts by 1e-8)."""
     stream = {"rate": 3, "arrivals": "deterministic", "pattern": {"weekly": [1] * 7}}
     got = np.array([t for t, _ in demands(scenario(stream, horizon=2000))])
     want = np.arange(1, len(got) + 1) / 3
     assert len(got) == 5999
     assert np.max(np.abs(got - want)) <= 2 * np.spacing(2000.0)
+    gaps = arrivals.inversion_gaps(itertools.repeat(10.0), itertools.repeat(1.0))
+    now, worst = 0.0, 0.0
+    for n in range(1, 300_001):
+        now += next(gaps)
+        worst = max(worst, abs(now - n / 10))
+    assert worst <= 2 * np.spacing(30_000.0), worst
 
 
 def test_same_seed_same_arrivals_and_intermittent_draws_have_their_own_stream():
@@ -246,6 +254,50 @@ def test_derived_rate_is_the_pattern_mean_over_the_measured_window():
     mean = float(np.average(rates, weights=weight))
     assert ctx.demand_rate == pytest.approx(mean * 3, rel=1e-12)
     assert ctx.demand_var_rate == pytest.approx(mean * 9, rel=1e-12)  # Poisson, size 3
+
+
+def day_rate(pattern: dict[str, Any], day: int, rate: float = 2.0) -> float:
+    """The rate of one day: the derived mean rate over the window [day, day + 1)."""
+    sc = simulator.load(scenario({"rate": rate, "pattern": pattern}, horizon=day + 1,
+                                 warmup=day))
+    return policy_contexts(sc)[("dc", "widget")].demand_rate
+
+
+MONTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+DAY_RATES = [  # (pattern, day, rate of that day), by hand from docs/demand-models.md
+    ({"trend": 0.5}, 0, 2.0), ({"trend": 0.5}, 3, 2 * 2.5),
+    ({"trend": -0.25}, 3, 2 * 0.25), ({"trend": -0.25}, 4, 0.0), ({"trend": -0.25}, 9, 0.0),
+    ({"weekly": WEEKLY}, 12, 2 * WEEKLY[5]),
+    ({"yearly": MONTHS}, 30, 2 * 1), ({"yearly": MONTHS}, 31, 2 * 2),  # Jan 0-30, Feb 31-
+    ({"yearly": MONTHS}, 334, 2 * 11), ({"yearly": MONTHS}, 335, 2 * 12),  # Dec from 335
+    ({"yearly": MONTHS}, 365, 2 * 1), ({"yearly": MONTHS}, 365 + 31, 2 * 2),
+    ({"yearly": list(range(1, 53))}, 363, 2 * 52), ({"yearly": list(range(1, 53))}, 364, 2 * 52),
+    ({"yearly": list(range(1, 53))}, 365, 2 * 1), ({"yearly": list(range(1, 53))}, 7, 2 * 2),
+    ({"promotions": [{"from": 10, "to": 20, "factor": 3}]}, 9, 2.0),
+    ({"promotions": [{"from": 10, "to": 20, "factor": 3}]}, 10, 6.0),
+    ({"promotions": [{"from": 10, "to": 20, "factor": 3}]}, 19, 6.0),
+    ({"promotions": [{"from": 10, "to": 20, "factor": 3}]}, 20, 2.0),
+    ({"promotions": [{"from": 0, "to": 5, "factor": 3}, {"from": 4, "to": 6, "factor": 2}]},
+     4, 12.0),
+    ({"regimes": [{"from": 40, "rate": 5}, {"from": 50, "rate": 0}]}, 39, 2.0),
+    ({"regimes": [{"from": 40, "rate": 5}, {"from": 50, "rate": 0}]}, 40, 5.0),
+    ({"regimes": [{"from": 40, "rate": 5}, {"from": 50, "rate": 0}]}, 50, 0.0),
+    ({"regimes": [{"from": 40, "rate": 5}], "trend": 0.1, "weekly": WEEKLY}, 41,
+     5 * 5.1 * WEEKLY[41 % 7]),
+]
+
+
+@pytest.mark.parametrize("pattern, day, want", DAY_RATES)
+def test_rate_of_a_day(pattern, day, want):
+    assert day_rate(pattern, day) == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+
+def test_deterministic_arrivals_with_a_trend_exactly():
+    """rate 1, trend 1: day t has rate 1 + t, so the orders of day 1 come every 1/2 day and
+    those of day 2 every 1/3; inf{t: L(t) >= n} puts the last of each day at its end."""
+    stream = {"rate": 1, "arrivals": "deterministic", "pattern": {"trend": 1}}
+    got = [t for t, _ in demands(scenario(stream, horizon=2.9))]
+    assert got == pytest.approx([1.0, 1.5, 2.0, 2 + 1 / 3, 2 + 2 / 3], abs=1e-14)
 
 
 def test_derived_variance_of_intermittent_days():
