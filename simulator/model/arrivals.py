@@ -104,21 +104,24 @@ def inversion_gaps(rates: Iterator[float], needs: Iterator[float]) -> Iterator[f
         them, so rounding does not accumulate: the simulated times stay within an ulp of
         the exact ones.
     """
-    day, rate, pos, now = -1, 0.0, 1.0, 0.0
+    now = 0.0
     need = next(needs)
-    while True:
-        left = rate * (1.0 - pos)
-        if 0.0 < left and need <= left:  # an arrival today (at the day's end: inf{t: L >= n})
-            pos += need / rate
-            gap = max(0.0, (day + pos) - now)
+    for day in count():
+        rate = next(rates)
+        if rate <= 0.0:
+            continue
+        room, pos, inv = rate, 0.0, 1.0 / rate  # intensity left today; time into the day
+        while need <= room:  # an arrival today (at the day's end: inf{t: L(t) >= n})
+            room -= need
+            pos += need * inv
+            gap = (day + pos) - now
+            if gap < 0.0:
+                gap = 0.0
             now += gap
             yield gap
             need = next(needs)
-        else:
-            need -= left
-            day += 1
-            pos = 0.0
-            rate = next(rates)
+        need -= room
+    raise AssertionError("unreachable")  # pragma: no cover - count() never ends
 
 
 def history_days(values: np.ndarray, bootstrap: np.random.Generator | None) -> Iterator[float]:
