@@ -15,9 +15,9 @@ StockKey = tuple[str, str]  # (warehouse id, product id)
 _NO_LEAD_TIME = Constant(value=0.0)
 
 
-#: most days of [warmup, horizon) a pattern's mean rate is averaged over (about 11,000
+#: most days of [warmup, horizon) a pattern's mean rate is averaged over (about 2,700
 #: years; a longer window uses its first this many days)
-MAX_PATTERN_DAYS = 4_000_000
+MAX_PATTERN_DAYS = 1_000_000
 #: days averaged over when the window has no end (four years)
 UNBOUNDED_DAYS = 4 * 365
 #: the whole run: [0, infinity)
