@@ -4,7 +4,9 @@ A run's cost is dominated by its events, and the events are known in advance clo
 enough to refuse an accidental ``horizon: 1e9`` (or ``review_period: 1e-9``, or
 ``rate: 1e6``) before it runs for days:
 
-* every customer stream makes ``rate x horizon`` orders per replication;
+* every customer stream makes ``rate x horizon`` orders per replication (a ``pattern``:
+  its mean rate over the run, plus one step per day of the run; a history: its share of
+  days with demand);
 * every periodic review makes ``horizon / review_period`` reviews;
 * a supplier's random disruptions change state twice per ``mean_between + mean_duration``;
 * replenishment orders and receipts come on top, at most one each per customer order
@@ -32,10 +34,10 @@ def events_per_replication(sc: Any) -> float:
     days = float(sc.horizon)
     n = 0.0
     for c in sc.customers:
-        for d in c.demand.values():
-            n += d.rate * days
+        for pid, d in c.demand.items():
+            n += _demand_rate(d, pid, sc) * days
         if c.orders is not None:  # an order and its lines: one event per order, work per line
-            n += _order_rate(c.orders) * days
+            n += _order_rate(c.orders, sc) * days
     for w in sc.warehouses:
         for inv in w.inventory.values():
             period = inv.policy.get("review_period", 0) or 0
@@ -48,14 +50,37 @@ def events_per_replication(sc: Any) -> float:
     return n
 
 
-def _order_rate(orders: Any) -> float:
+def _window(sc: Any) -> tuple[float, float]:
+    """The days a pattern's rate is averaged over for the budget: the whole run."""
+    return (0.0, float(sc.horizon))
+
+
+def _demand_rate(d: Any, pid: str, sc: Any) -> float:
+    """Events per day of one ``demand:`` stream: its orders per day (a pattern's mean rate
+    over the run, plus one step per day; a history's days with demand)."""
+    hist = getattr(d, "daily", None)
+    if hist is not None:
+        values = hist.column(d.column or pid)
+        return float((values > 0).mean())
+    if getattr(d, "pattern", None) is None:
+        return float(d.rate)
+    from simulator.scenario.derived import pattern_rate
+    return pattern_rate(d.pattern, float(d.rate), _window(sc))[0] + 1.0
+
+
+def _order_rate(orders: Any, sc: Any) -> float:
     """Orders per day of a customer's ``orders`` (generated, or a log's mean), counting each
-    order as one event plus one per expected line."""
+    order as one event plus one per expected line (a pattern: its mean rate over the run,
+    plus one step per day)."""
     log = getattr(orders, "log", None)
     if log is not None:
         return log.events_per_day()
     lines = sum(line.probability for line in (orders.lines or {}).values())
-    return float(orders.rate or 0.0) * (1.0 + lines)
+    rate, step = float(orders.rate or 0.0), 0.0
+    if getattr(orders, "pattern", None) is not None:
+        from simulator.scenario.derived import pattern_rate
+        rate, step = pattern_rate(orders.pattern, rate, _window(sc))[0], 1.0
+    return rate * (1.0 + lines) + step
 
 
 def estimate_events(sc: Any) -> float:

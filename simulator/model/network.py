@@ -28,6 +28,7 @@ import policies
 from simulator import rng
 from simulator.distributions import Constant, Exponential
 from simulator.errors import PolicyError
+from simulator.model import arrivals
 from simulator.model.events import (
     DEMAND,
     RECEIPT,
@@ -46,7 +47,7 @@ from simulator.model.stockpoint import StockPoint
 from simulator.model.supplier import Downtime, Supplier, given_periods, random_periods
 from simulator.scenario.derived import lead_times, policy_contexts
 from simulator.scenario.models import Customer as CustomerSpec
-from simulator.scenario.models import Demand, Scenario, UpDown
+from simulator.scenario.models import Demand, Orders, Scenario, UpDown
 
 
 class Dispatcher:
@@ -186,12 +187,27 @@ class DemandSource:
         self.env.schedule(event, DEMAND, self.n / self.rate - self.env.now)  # type: ignore
 
 
-def _gaps(d: Demand, seed: int, replication: int, source: str) -> Iterator[float] | None:
+def _gaps(d: Demand | Orders, seed: int, replication: int, source: str) -> Iterator[float] | None:
+    """The gaps between a stream's orders (days), from the random stream ``source``; None for
+    deterministic arrivals at a constant rate (the source places them at ``n / rate``).
+
+    A ``pattern`` gives a non-homogeneous process (:mod:`simulator.model.arrivals`); its
+    ``intermittent`` days draw from the stream ``<source>/days``, so the arrivals' own draws
+    do not depend on them.
+    """
+    pattern = d.pattern
+    if pattern is None:
+        if d.arrivals == "deterministic":
+            return None
+        # the rate was validated with the scenario: no second validation per stream
+        gaps = Exponential.model_construct(dist="exponential", mean_=1.0 / d.rate)  # type: ignore
+        return gaps.stream(rng.stream(seed, replication, source))
+    days = rng.stream(seed, replication, f"{source}/days") if pattern.intermittent else None
+    rates = arrivals.day_rates(pattern, float(d.rate), days)  # type: ignore[arg-type]
     if d.arrivals == "deterministic":
-        return None
-    # the rate was validated with the scenario: no second validation per stream
-    gaps = Exponential.model_construct(dist="exponential", mean_=1.0 / d.rate)
-    return gaps.stream(rng.stream(seed, replication, source))
+        return arrivals.inversion_gaps(rates, repeat(1.0))
+    unit = Exponential.model_construct(dist="exponential", mean_=1.0)
+    return arrivals.inversion_gaps(rates, unit.stream(rng.stream(seed, replication, source)))
 
 
 class Network:
@@ -299,9 +315,13 @@ class Network:
                 fast = self.fast and _fast(c)
                 for k, (pid, d) in enumerate(c.demand.items()):
                     base = f"demand/{c.id}/{pid}"
-                    gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
-                    sizes = self._sizes(d.size, f"{base}/sizes")
-                    fixed = d.rate if d.arrivals == "deterministic" else None
+                    gaps: Iterator[float] | None
+                    if d.daily is not None:
+                        gaps, sizes = self._history_orders(d, pid, f"{base}/bootstrap")
+                    else:
+                        gaps = _gaps(d, self.seed, self.replication, f"{base}/arrivals")
+                        sizes = self._sizes(d.size, f"{base}/sizes")
+                    fixed = d.rate if gaps is None else None
                     self.sources.append(DemandSource(self.env, cust, k, gaps, sizes, fixed, fast))
             elif _log(c) is not None:
                 self.sources.append(LogSource(self.env, cust, self._log_orders(c, products)))
@@ -338,11 +358,19 @@ class Network:
                            self._stream(f"orders/{c.id}/lines"))
         sizes = [self._sizes(line.size, f"orders/{c.id}/{pid}/sizes")
                  for pid, line in lines.items()]
-        if o.arrivals == "deterministic":  # type: ignore[union-attr]
+        gaps = _gaps(o, self.seed, self.replication, f"orders/{c.id}/arrivals")  # type: ignore
+        if gaps is None:  # deterministic at a constant rate
             return OrderSource(self.env, cust, None, picks, sizes, o.rate)  # type: ignore
-        gaps = Exponential.model_construct(dist="exponential", mean_=1.0 / o.rate)  # type: ignore
-        return OrderSource(self.env, cust, gaps.stream(self._stream(f"orders/{c.id}/arrivals")),
-                           picks, sizes)
+        return OrderSource(self.env, cust, gaps, picks, sizes)
+
+    def _history_orders(self, d: Demand, pid: str,
+                        source: str) -> tuple[Iterator[float], Iterator[float]]:
+        """Gaps and sizes of a history stream: one order per day with demand (at mid-day),
+        replayed exactly or resampled by whole weeks from the stream ``source``."""
+        hist = d.daily
+        values = hist.column(d.column or pid)
+        boot = self._stream(source) if d.bootstrap else None
+        return arrivals.daily_orders(arrivals.history_days(values, boot))
 
     def _log_orders(self, c: CustomerSpec,
                     products: list[str]) -> Iterator[tuple[float, list[tuple[int, float]]]]:

@@ -13,8 +13,10 @@ a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` i
 """
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -35,7 +37,8 @@ from pydantic import (
 )
 
 import policies
-from simulator.distributions import TINY, Constant, Distribution, NonNeg, Pos, in_range
+from simulator.distributions import LIMIT, TINY, Constant, Distribution, NonNeg, Pos, in_range
+from simulator.errors import ScenarioError
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
@@ -178,10 +181,169 @@ class Warehouse(_Model):
     inventory: Annotated[dict[Id, Inventory], Field(min_length=1), AfterValidator(_freeze)]
 
 
+#: a multiplier of a demand rate: >= 0 (0 switches demand off)
+Factor = NonNeg
+#: a real number in [-1e12, 1e12] (a trend per day may be negative)
+Real = Annotated[float, Strict(), Field(allow_inf_nan=False), AfterValidator(
+    lambda x: x if abs(x) <= LIMIT else _too_big())]
+
+
+def _too_big() -> float:
+    raise ValueError(f"must be between {-LIMIT:g} and {LIMIT:g}")
+
+
+def _count(*allowed: int, what: str) -> AfterValidator:
+    """A check that a list of multipliers has one of the ``allowed`` lengths."""
+    def check(value: tuple[float, ...]) -> tuple[float, ...]:
+        if len(value) not in allowed:
+            wanted = " or ".join(str(n) for n in allowed)
+            raise ValueError(f"give {wanted} multipliers ({what}), not {len(value)}")
+        return value
+    return AfterValidator(check)
+
+
+class _FromModel(_Model):
+    """A model with a ``from`` key (``from_`` in Python), written back as ``from``."""
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        return {("from" if k == "from_" else k): v for k, v in data.items()}
+
+
+class Promotion(_FromModel):
+    """Demand times ``factor`` on the days d with ``from <= d < to``."""
+
+    from_: NonNeg = Field(alias="from")
+    to: NonNeg
+    factor: Factor
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Promotion:
+        if self.to <= self.from_:
+            raise ValueError(f"ends (to: {self.to:g}) before it starts (from: {self.from_:g}); "
+                             "a promotion covers the days from <= d < to")
+        return self
+
+
+class Regime(_FromModel):
+    """From day ``from`` on, the stream's base rate is ``rate`` (orders per day)."""
+
+    from_: NonNeg = Field(alias="from")
+    rate: NonNeg
+
+
+def _increasing(value: tuple[Regime, ...]) -> tuple[Regime, ...]:
+    for a, b in zip(value, value[1:], strict=False):
+        if b.from_ <= a.from_:
+            raise ValueError(f"regimes must start in increasing order of 'from' "
+                             f"({b.from_:g} comes after {a.from_:g})")
+    return value
+
+
+class Pattern(_Model):
+    """How a stream's rate varies from day to day (docs/demand-models.md).
+
+    The rate on day ``t`` (``t = 0, 1, ...`` from the run's day 0; the rate is constant
+    within a day) is the base rate (``rate``, or the last of ``regimes`` started by day
+    ``t``) times ``max(0, 1 + trend * t)`` times ``weekly[t mod 7]`` times the ``yearly``
+    multiplier of the day (12: month ``floor((t mod 365) * 12 / 365)``; 52: week
+    ``min(floor((t mod 365) / 7), 51)``) times the ``factor`` of every promotion covering
+    ``t``. With ``intermittent: p`` a day has demand with probability ``p`` (drawn day by day
+    from the stream's own random stream), and then at the rate divided by ``p``, so that
+    the mean rate is kept.
+    """
+
+    trend: Real = 0.0
+    weekly: Annotated[tuple[Factor, ...], _count(7, what="day t uses t mod 7")] | None = None
+    yearly: Annotated[tuple[Factor, ...], _count(
+        12, 52, what="12 months or 52 weeks of a 365-day year")] | None = None
+    promotions: tuple[Promotion, ...] = ()
+    intermittent: Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False),
+                            in_range(TINY, 1.0, below="input should be greater than 0")] \
+        | None = None
+    regimes: Annotated[tuple[Regime, ...], AfterValidator(_increasing)] = ()
+
+
 class Demand(_Model):
-    rate: Pos
+    """One customer's single-product stream: ``rate`` orders per day of ``size`` units,
+    optionally varying by ``pattern``, or the replay of a daily ``history`` (a CSV file,
+    relative to the scenario file; its product's column or ``column``), resampled by whole
+    weeks unless ``bootstrap`` is false (docs/demand-models.md)."""
+
+    rate: Pos | None
     size: Distribution = Constant(value=1.0)
     arrivals: Literal["poisson", "deterministic"] = "poisson"
+    pattern: Pattern | None = None
+    history: Annotated[str, Strict(), Field(min_length=1, max_length=4096)] | None = None
+    column: Id | None = None
+    bootstrap: Annotated[bool, Strict()] = True
+
+    #: the history read with the scenario (``history``); see :func:`simulator.history.read`
+    _history: Any = PrivateAttr(default=None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_rate_with_history(cls, data: Any) -> Any:
+        """A history stream has no ``rate`` (so that ``rate`` is required only without one)."""
+        if isinstance(data, dict) and "history" in data and "rate" not in data:
+            return {**data, "rate": None}
+        return data
+
+    @model_validator(mode="after")
+    def _history_keys(self, info: ValidationInfo) -> Demand:
+        """``rate`` and its keys, or ``history`` and its keys; read the history file."""
+        given = self.model_fields_set
+        if self.history is None:
+            if self.rate is None:
+                raise ValueError("give rate (orders per day) or history (a CSV file)")
+            for key in ("column", "bootstrap"):
+                if key in given:
+                    raise ValueError(f"{key} belongs to a history stream (history: FILE)")
+            return self
+        for key in ("rate", "size", "arrivals", "pattern"):
+            if key in given and not (key == "rate" and self.rate is None):
+                raise ValueError(f"{key} cannot be combined with history (a history gives "
+                                 "the units per day)")
+        search = (info.context or {}).get("search") or [os.getcwd()]
+        self._history = _read_history(Path(search[0], self.history), self.column,
+                                      self.bootstrap)
+        return self
+
+    @property
+    def daily(self) -> Any:
+        """The :class:`~simulator.history.DailyHistory` read from ``history`` (None without)."""
+        return self._history
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A history is written with the path it was read from (absolute)."""
+        data = handler(self)
+        if self._history is not None:
+            data["history"] = str(Path(self._history.file).resolve())
+            for key in ("rate", "size", "arrivals", "pattern"):
+                data.pop(key, None)
+        else:  # the history keys would not load without history
+            data.pop("bootstrap", None)
+        return data  # type: ignore[no-any-return]
+
+
+def _read_history(path: Path, column: str | None, bootstrap: bool) -> Any:
+    """The :class:`~simulator.history.DailyHistory` at ``path``; its problems raise a
+    :class:`~simulator.errors.ScenarioError` listing them as ``CSV:LINE: column: message``;
+    a missing ``column`` or a history too short to bootstrap is a ValueError (the key's)."""
+    from simulator.history import HistoryError, read_history  # numpy: only when used
+    try:
+        hist = read_history(path)
+    except HistoryError as exc:
+        raise ScenarioError(exc.problems) from None
+    if column is not None and column not in hist.products:
+        raise ValueError(f"column {column!r} is not in the history {str(path)!r}; its "
+                         f"columns: {', '.join(hist.products)}")
+    if bootstrap and hist.weeks < 1:
+        raise ValueError(f"the history {str(path)!r} has {hist.days} days; resampling by "
+                         "whole weeks needs at least 7 (or set bootstrap: false)")
+    return hist
 
 
 #: the probability that an order has a given line: in (0, 1], at least 1e-12
@@ -204,6 +366,8 @@ class Orders(_Model):
     arrive at ``rate`` and the lines of product i at ``rate * p_i / P(nonempty)`` per day,
     ``P(nonempty) = 1 - prod(1 - p_j)``.
 
+    ``pattern`` makes the rate vary from day to day (:class:`Pattern`).
+
     Replayed: ``file`` (a CSV order log, relative to the scenario file; docs/order-logs.md),
     exactly as logged, or resampled by whole days when ``bootstrap`` is true; ``start`` is
     the date of day 0 for a log with dates (default: its first date).
@@ -216,6 +380,14 @@ class Orders(_Model):
     file: Annotated[str, Strict(), Field(min_length=1, max_length=4096)] | None = None
     bootstrap: Annotated[bool, Strict()] = False
     start: date | None = None
+    pattern: Pattern | None = None
+
+    @model_validator(mode="after")
+    def _pattern_generated(self) -> Orders:
+        if self.pattern is not None and self.file is not None:
+            raise ValueError("pattern applies to generated orders (rate), not to an order "
+                             "log (file)")
+        return self
 
     #: the order log read with the scenario (``file``); see :func:`simulator.orderlog.read`
     _log: Any = PrivateAttr(default=None)
@@ -304,6 +476,18 @@ class Customer(_Model):
     demand: Annotated[dict[Id, Demand], Field(min_length=1), AfterValidator(_freeze)] = \
         Field(default_factory=FrozenDict, validate_default=False)
     orders: Orders | None = None
+
+    @field_validator("demand", mode="after")
+    @classmethod
+    def _history_columns(cls, value: dict[str, Demand]) -> dict[str, Demand]:
+        """A history stream without ``column`` needs a column named by its product."""
+        for pid, d in value.items():
+            hist = d.daily
+            if hist is not None and d.column is None and pid not in hist.products:
+                raise ValueError(f"{pid}.history: the history {hist.file!r} has no column "
+                                 f"{pid!r}; its columns: {', '.join(hist.products)} (name the "
+                                 f"one to use with column:)")
+        return value
 
     @property
     def sources(self) -> tuple[str, ...]:
