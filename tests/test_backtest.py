@@ -82,3 +82,29 @@ def test_forecast_command_unknown_method(tmp_path: Path, capsys):
     assert main(["forecast", str(hist), "--methods", "naive,psychic"]) == 2
     err = capsys.readouterr().err
     assert "--methods: unknown method 'psychic'" in err and "Traceback" not in err
+
+
+def test_forecast_command_writes_and_prints_the_table(tmp_path: Path, capsys):
+    hist = tmp_path / "sales.csv"
+    a, b = weekly_series(140), weekly_series(140, seed=9)
+    hist.write_text("day,tees,mugs\n" + "".join(f"{t},{x:g},{y:g}\n"
+                                                for t, (x, y) in enumerate(zip(a, b))))
+    assert main(["forecast", str(hist), "--methods", "naive,seasonal_naive,ses",
+                 "--horizon", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "<- best" in out and "MASE" in out
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "sales-backtest.csv")
+    assert set(table["product"]) == {"tees", "mugs"} and len(table) == 6
+    assert table[table["best"]]["method"].tolist() == ["seasonal_naive", "seasonal_naive"]
+    expect = backtest.score(a, "ses", horizon=7)
+    row = table[(table["product"] == "tees") & (table["method"] == "ses")].iloc[0]
+    assert row["mase"] == pytest.approx(expect["mase"], rel=1e-9)
+
+
+def test_forecast_command_bad_history(tmp_path: Path, capsys):
+    hist = tmp_path / "bad.csv"
+    hist.write_text("day,tees\n0,3\n1,lots\n")
+    assert main(["forecast", str(hist)]) == 2
+    err = capsys.readouterr().err
+    assert f"{hist}:3: tees: " in err and "Traceback" not in err

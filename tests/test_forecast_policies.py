@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import simulator
@@ -142,3 +143,33 @@ def test_bad_forecast_is_reported(tmp_path: Path, capsys):
     path.write_text(yaml.safe_dump(one_point(policy, {"rate": 1})))
     assert main(["validate", str(path)]) == 2
     assert "service_level" in capsys.readouterr().err
+
+
+def test_bullwhip_with_ar1_demand_against_theory(tmp_path: Path):
+    # THEORY 6 with AR(1) demand D_t = mu + rho (D_{t-1} - mu) + e_t: the ratio is
+    # 1 + (2P/p + 2P^2/p^2)(1 - rho^p). The series is replayed exactly from a daily history
+    # (one order per day of that day's units), one series per replication, each long enough
+    # for its own estimate; the check is on the mean over replications (4 SE).
+    window, lead, rho, mu, sd = 4, 1, 0.6, 500.0, 20.0
+    big_p = lead + 1
+    exact = 1 + (2 * big_p / window + 2 * big_p ** 2 / window ** 2) * (1 - rho ** window)
+    rng = np.random.default_rng(11)
+    values = []
+    for _ in range(6):
+        days = 3000
+        d = np.empty(days)
+        d[0] = mu
+        e = rng.normal(0, sd, days)
+        for t in range(1, days):
+            d[t] = mu + rho * (d[t - 1] - mu) + e[t]
+        path = tmp_path / f"ar1_{len(values)}.csv"
+        path.write_text("day,p\n" + "".join(f"{t},{v:.6f}\n" for t, v in enumerate(d)))
+        policy = {"type": "order_up_to", "service_level": 0.5,
+                  "forecast": {"method": "moving_average", "window": window}}
+        data = one_point(policy, {"history": str(path), "bootstrap": False}, lead=lead,
+                         horizon=days, warmup=50)
+        values.append(simulator.run(data, progress=False).metrics["bullwhip"].iloc[0])
+    b = np.asarray(values)
+    se = b.std(ddof=1) / math.sqrt(len(b))
+    assert se < 0.03 * exact
+    assert abs(b.mean() - exact) <= 4 * se, (b.mean(), exact, se)
