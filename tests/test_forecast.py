@@ -390,3 +390,34 @@ def test_importing_does_not_load_optional_libraries():
             "print(','.join(heavy))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -- documentation ---------------------------------------------------------------------------
+def test_docs_list_every_method_with_its_parameters_and_defaults():
+    """docs/forecasting.md has one table row per method naming each of its parameters; a
+    parameter with a plain default shows it in parentheses."""
+    from pathlib import Path
+
+    from simulator.forecast import _REGISTRY
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "forecasting.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line
+            for line in doc.splitlines() if line.startswith("| `")}
+    for name in METHODS:
+        row = rows.get(name)
+        assert row is not None, f"no table row for {name}"
+        for field, info in _REGISTRY[name][0].model_fields.items():
+            assert f"`{field}`" in row, (name, field)
+            default = info.get_default(call_default_factory=True)
+            if isinstance(default, (int, str)) and not isinstance(default, bool):
+                assert f"`{field}` ({default}" in row or f"({default};" in row \
+                    or f"`{default}`" in row, (name, field, default)
+
+
+def test_bench_runs(capsys):
+    from simulator.forecast.bench import main
+
+    main(["--updates", "20", "--methods", "ses", "croston"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["method", "us/update", "fit", "ms"]
+    assert [line.split()[0] for line in out[1:]] == ["ses", "croston"]
