@@ -421,3 +421,42 @@ def test_bench_runs(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["method", "us/update", "fit", "ms"]
     assert [line.split()[0] for line in out[1:]] == ["ses", "croston"]
+
+
+@pytest.mark.parametrize("spec, start_up", [
+    ({"method": "ses"}, 1), ({"method": "holt"}, 2), ({"method": "croston"}, 1),
+    ({"method": "holt_winters", "season": 7}, 7),
+])
+def test_fit_estimates_only_from_enough_history(spec, start_up):
+    y = list(series(40, seed=9))
+    short = make(spec)
+    short.fit(y[:start_up + 9])
+    assert short.params() == make(spec).params()  # the defaults
+    enough = make(spec)
+    enough.fit(y[:start_up + 10])
+    assert enough.params() != make(spec).params()
+
+
+def test_arima_keeps_its_model_when_a_refit_fails(monkeypatch):
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    import simulator.forecast.arima as arima
+
+    y = series(45)
+    f = make({"method": "arima", "order": [1, 0, 0], "refit_every": 5})
+    f.fit(y[:40])
+    params = f._params.copy()
+
+    def broken(history, order):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(arima, "_fit", broken)
+    expected = f.path(5)
+    for v in y[40:45]:  # the fifth update refits, and fails
+        f.update(v)
+    assert np.array_equal(f._params, params) and f._since == 0
+    ref = make({"method": "arima", "order": [1, 0, 0], "refit_every": 0})
+    monkeypatch.undo()
+    ref.fit(y[:40])
+    for v in y[40:45]:
+        ref.update(v)
+    assert f.path(5) == ref.path(5) and expected != f.path(5)

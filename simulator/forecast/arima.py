@@ -68,15 +68,20 @@ class Arima(Forecaster):
         self._history.append(y)
         self._since += 1
         due = self._ss is None or (self.refit_every and self._since >= self.refit_every)
-        if due and not self._quiet:
-            if len(self._history) >= self._min_fit():
-                self._refit()
-                return
+        if due and not self._quiet and len(self._history) >= self._min_fit() \
+                and self._refit():
+            return  # the refitted state already includes y
         if self._ss is not None:
             self._step(y)
 
-    def _refit(self) -> None:
-        res = _fit(self._history, self.order)
+    def _refit(self) -> bool:
+        """Re-estimate on every observation seen; whether it succeeded. If statsmodels fails
+        (degenerate data), the previous model is kept (or the running mean if there is none)."""
+        self._since = 0
+        try:
+            res = _fit(self._history, self.order)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return False
         fr = res.filter_results
         last = {name: np.asarray(getattr(fr, name)) for name in
                 ("design", "obs_intercept", "obs_cov", "transition", "state_intercept",
@@ -88,7 +93,7 @@ class Arima(Forecaster):
         self._a = np.asarray(fr.predicted_state[:, -1], dtype=float).copy()
         self._P = np.asarray(fr.predicted_state_cov[:, :, -1], dtype=float).copy()
         self._params = np.asarray(res.params, dtype=float)
-        self._since = 0
+        return True
 
     def _step(self, y: float) -> None:
         """One Kalman filter step: the predicted state for the next period."""
