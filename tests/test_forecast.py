@@ -460,3 +460,41 @@ def test_arima_keeps_its_model_when_a_refit_fails(monkeypatch):
     for v in y[40:45]:
         ref.update(v)
     assert f.path(5) == ref.path(5) and expected != f.path(5)
+
+
+def test_arima_fit_records_the_models_one_step_errors():
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    from simulator.forecast.arima import _fit
+
+    y = 50 + np.cumsum(np.random.default_rng(10).normal(0, 1, 80))
+    f = make({"method": "arima", "order": [0, 1, 1], "refit_every": 0})
+    f.fit(y)
+    res = _fit(y, (0, 1, 1))
+    resid = np.asarray(res.resid)[res.loglikelihood_burn:]
+    assert f.error_count == len(y) - 1
+    assert f.error_variance() == pytest.approx(np.mean(resid ** 2), rel=1e-12)
+    assert f.bias == pytest.approx(np.mean(resid), rel=1e-9, abs=1e-12)
+
+
+def test_learned_fit_records_residuals_or_out_of_bag_errors():
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+
+    y = list(series(60, seed=11))
+    rows = np.array([list(y[t - 3:t][::-1]) + [float(t % 7 == d) for d in range(7)]
+                     for t in range(3, 60)])
+    target = np.array(y[3:])
+    lin = LinearRegression().fit(rows, target)
+    f = make({"method": "regression", "lags": 3})
+    f.fit(y)
+    assert f.error_count == 57
+    assert f.error_variance() == pytest.approx(np.mean((target - lin.predict(rows)) ** 2),
+                                               rel=1e-9)
+    forest = RandomForestRegressor(n_estimators=30, oob_score=True, random_state=0,
+                                   n_jobs=1).fit(rows, target)
+    g = make({"method": "random_forest", "lags": 3, "n_estimators": 30})
+    g.fit(y)
+    oob = np.mean((target - forest.oob_prediction_) ** 2)
+    assert g.error_variance() == pytest.approx(oob, rel=1e-9)
+    assert oob > 2 * np.mean((target - forest.predict(rows)) ** 2)  # in-sample: optimistic

@@ -50,15 +50,16 @@ class Arima(Forecaster):
         self._since = 0
 
     def fit(self, history: Sequence[float]) -> None:
-        """Replay ``history`` without refitting, then fit once on all of it. The errors
-        recorded during the replay are those of the forecasts made then (before the final fit)."""
+        """Replay ``history`` without refitting, then fit once on all of it. The recorded
+        errors become the fitted model's one-step prediction errors on ``history`` (its
+        residuals after the diffuse start-up periods)."""
         self._quiet = True
         try:
             super().fit(history)
         finally:
             self._quiet = False
-        if self.n >= self._min_fit():
-            self._refit()
+        if self.n >= self._min_fit() and self._refit():
+            self._set_errors(self._resid.tolist())
 
     def _estimate(self, history: list[float]) -> None:
         if self._choose and len(history) >= 3 * MIN_FIT:
@@ -93,6 +94,7 @@ class Arima(Forecaster):
         self._a = np.asarray(fr.predicted_state[:, -1], dtype=float).copy()
         self._P = np.asarray(fr.predicted_state_cov[:, :, -1], dtype=float).copy()
         self._params = np.asarray(res.params, dtype=float)
+        self._resid = np.asarray(res.resid, dtype=float)[res.loglikelihood_burn:]
         return True
 
     def _step(self, y: float) -> None:

@@ -154,6 +154,14 @@ class Forecaster:
         for v in values:
             self.update(v)
 
+    def _set_errors(self, errors: Sequence[float]) -> None:
+        """Replace the recorded one-step errors (units) by ``errors``: after a fit whose
+        replay forecast with something else than the fitted model."""
+        self._e_n = len(errors)
+        self._e_sum = math.fsum(errors)
+        self._e_abs = math.fsum(abs(e) for e in errors)
+        self._e_sq = math.fsum(e * e for e in errors)
+
     def _forecast_cached(self, h: int = 1) -> float:
         """The one-step forecast, computed once per update (``h`` is always 1)."""
         value = self._next
