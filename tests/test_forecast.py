@@ -498,3 +498,23 @@ def test_learned_fit_records_residuals_or_out_of_bag_errors():
     oob = np.mean((target - forest.oob_prediction_) ** 2)
     assert g.error_variance() == pytest.approx(oob, rel=1e-9)
     assert oob > 2 * np.mean((target - forest.predict(rows)) ** 2)  # in-sample: optimistic
+
+
+def test_model_fits_run_blas_on_one_thread(monkeypatch):
+    """Multithreaded BLAS on these tiny matrices made an ARIMA fit on a busy 2-core machine
+    take seconds instead of milliseconds: fits run with one BLAS thread."""
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import statsmodels.tsa.arima.model as sm_arima
+
+    seen = []
+    real = sm_arima.ARIMA.fit
+
+    def spy(self, *args, **kwargs):
+        seen.extend(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                    if lib["user_api"] == "blas")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sm_arima.ARIMA, "fit", spy)
+    make({"method": "arima", "order": [1, 0, 0]}).fit(series(30))
+    assert seen and set(seen) == {1}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.forecast.base import Forecaster, need
+from simulator.forecast.base import Forecaster, need, one_thread
 
 #: fewest observations an ARIMA fit uses; before that, the forecast is the running mean
 MIN_FIT = 10
@@ -139,7 +139,7 @@ def _fit(history: Sequence[float] | np.ndarray, order: Sequence[int]) -> Any:
     """A fitted statsmodels ARIMA (a constant when d = 0), warnings silenced."""
     arima = need("statsmodels.tsa.arima.model", "arima")
     trend = "c" if order[1] == 0 else "n"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore")
         model = arima.ARIMA(np.asarray(history, dtype=float), order=tuple(order), trend=trend)
         return model.fit()
@@ -152,7 +152,8 @@ def choose_order(history: Sequence[float]) -> tuple[int, int, int]:
     y = np.asarray(history, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = 1 if np.ptp(y) > 0 and stattools.adfuller(y)[1] > 0.05 else 0
+        d = 1 if np.ptp(y) > 0 and stattools.adfuller(y, result_object=False)[1] > 0.05 \
+            else 0
     best, best_aic = (1, d, 0), np.inf
     for p in range(3):
         for q in range(3):

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.forecast.base import Forecaster, need
+from simulator.forecast.base import Forecaster, need, one_thread
 
 WEEK = 7
 
@@ -73,7 +73,8 @@ class _Learned(Forecaster):
     def _refit(self) -> None:
         X, target = self._design()
         self._model = self._estimator()
-        self._model.fit(X, target)
+        with one_thread():
+            self._model.fit(X, target)
         self._since = 0
 
     def _errors(self) -> list[float]:
