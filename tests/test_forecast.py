@@ -518,3 +518,33 @@ def test_model_fits_run_blas_on_one_thread(monkeypatch):
     monkeypatch.setattr(sm_arima.ARIMA, "fit", spy)
     make({"method": "arima", "order": [1, 0, 0]}).fit(series(30))
     assert seen and set(seen) == {1}
+
+
+def test_forecast_spec_as_a_field_of_a_policy_model():
+    from pydantic import BaseModel, ConfigDict
+
+    from simulator.forecast import ForecastSpec
+
+    class OrderUpTo(BaseModel):  # how a policy's parameters can hold a forecast: mapping
+        model_config = ConfigDict(extra="forbid", strict=True)
+        forecast: ForecastSpec | None = None
+
+    def errors(data):
+        with pytest.raises(ValidationError) as info:
+            OrderUpTo.model_validate({"forecast": data})
+        return [(e["loc"], e["msg"]) for e in info.value.errors()]
+
+    assert errors({"method": "ses", "alpha": 2}) == [
+        (("forecast", "ses", "alpha"), "Input should be less than or equal to 1")]
+    assert errors({"method": "ses", "beta": 0.1})[0][0] == ("forecast", "ses", "beta")
+    assert errors({"method": "arima", "order": [1, 3, 1]})[0][0] == ("forecast", "arima", "order", 1)
+    for bad in ({"method": "nope"}, {"alpha": 0.1}, "ses", {"method": [1]}):
+        (loc, msg), = errors(bad)
+        assert loc == ("forecast",) and msg.startswith("expected a mapping with a 'method' key")
+        assert "one of: naive, seasonal_naive, moving_average" in msg
+    policy = OrderUpTo.model_validate({"forecast": {"method": "holt", "alpha": 1}})
+    assert policy.model_dump() == {"forecast": {"alpha": 1.0, "beta": None, "method": "holt"}}
+    f = make(policy.forecast)
+    assert isinstance(f, Holt) and f.params() == {"method": "holt", "alpha": 1.0, "beta": 0.1}
+    assert OrderUpTo.model_validate({"forecast": {"method": "arima", "order": [1, 1, 1]}}) \
+        .forecast.order == (1, 1, 1)
