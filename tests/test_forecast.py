@@ -18,8 +18,13 @@ from simulator.forecast.intermittent import SBA, TSB, Croston
 from simulator.forecast.simple import MovingAverage, Naive, SeasonalNaive, WeightedMovingAverage
 from simulator.forecast.smoothing import SES, Holt, HoltWinters
 
-sm_hw = pytest.importorskip("statsmodels.tsa.holtwinters")
 TOL = 1e-8
+
+
+@pytest.fixture
+def sm_hw():
+    """statsmodels' exponential smoothing (the tests using it are skipped without it)."""
+    return pytest.importorskip("statsmodels.tsa.holtwinters")
 
 
 def series(n: int = 84, seed: int = 1) -> np.ndarray:
@@ -43,7 +48,7 @@ def close(a, b, tol: float = TOL) -> bool:
 
 
 # -- exponential smoothing against statsmodels ------------------------------------------------
-def test_ses_matches_statsmodels():
+def test_ses_matches_statsmodels(sm_hw):
     y = series()
     res = sm_hw.SimpleExpSmoothing(y, initialization_method="known", initial_level=15.0) \
         .fit(smoothing_level=0.3, optimized=False)
@@ -52,7 +57,7 @@ def test_ses_matches_statsmodels():
     assert close(pred[-1], res.forecast(1)[0])
 
 
-def test_holt_matches_statsmodels():
+def test_holt_matches_statsmodels(sm_hw):
     y = series()
     res = sm_hw.Holt(y, initialization_method="known", initial_level=15.0, initial_trend=0.5) \
         .fit(smoothing_level=0.3, smoothing_trend=0.2, optimized=False)
@@ -66,7 +71,7 @@ def test_holt_matches_statsmodels():
     ("additive", "add", [1, 2, 3, -1, -2, 0.5, -3]),
     ("multiplicative", "mul", [1.1, 0.9, 1.2, 0.8, 1.0, 1.05, 0.95]),
 ])
-def test_holt_winters_matches_statsmodels(seasonal, sk, s0):
+def test_holt_winters_matches_statsmodels(sm_hw, seasonal, sk, s0):
     y, m = series(), 7
     res = sm_hw.ExponentialSmoothing(
         y, trend="add", seasonal=sk, seasonal_periods=m, initialization_method="known",
@@ -89,7 +94,7 @@ def test_holt_winters_matches_statsmodels(seasonal, sk, s0):
     assert close(ours[~off], expect)
 
 
-def test_ses_estimate_matches_statsmodels():
+def test_ses_estimate_matches_statsmodels(sm_hw):
     """Unset alpha: fit minimises the one-step SSE; statsmodels with the same initial level
     (the first observation) minimises the same function."""
     y = series(120, seed=3)
@@ -366,6 +371,7 @@ def test_validate_fills_defaults():
 
 def test_every_method_builds_fits_and_forecasts():
     pytest.importorskip("sklearn")
+    pytest.importorskip("statsmodels")
     y = series(60)
     for name in METHODS:
         f = make({"method": name})
