@@ -18,8 +18,13 @@ from simulator.forecast.intermittent import SBA, TSB, Croston
 from simulator.forecast.simple import MovingAverage, Naive, SeasonalNaive, WeightedMovingAverage
 from simulator.forecast.smoothing import SES, Holt, HoltWinters
 
-sm_hw = pytest.importorskip("statsmodels.tsa.holtwinters")
 TOL = 1e-8
+
+
+@pytest.fixture
+def sm_hw():
+    """statsmodels' exponential smoothing (the tests using it are skipped without it)."""
+    return pytest.importorskip("statsmodels.tsa.holtwinters")
 
 
 def series(n: int = 84, seed: int = 1) -> np.ndarray:
@@ -43,7 +48,7 @@ def close(a, b, tol: float = TOL) -> bool:
 
 
 # -- exponential smoothing against statsmodels ------------------------------------------------
-def test_ses_matches_statsmodels():
+def test_ses_matches_statsmodels(sm_hw):
     y = series()
     res = sm_hw.SimpleExpSmoothing(y, initialization_method="known", initial_level=15.0) \
         .fit(smoothing_level=0.3, optimized=False)
@@ -52,7 +57,7 @@ def test_ses_matches_statsmodels():
     assert close(pred[-1], res.forecast(1)[0])
 
 
-def test_holt_matches_statsmodels():
+def test_holt_matches_statsmodels(sm_hw):
     y = series()
     res = sm_hw.Holt(y, initialization_method="known", initial_level=15.0, initial_trend=0.5) \
         .fit(smoothing_level=0.3, smoothing_trend=0.2, optimized=False)
@@ -66,7 +71,7 @@ def test_holt_matches_statsmodels():
     ("additive", "add", [1, 2, 3, -1, -2, 0.5, -3]),
     ("multiplicative", "mul", [1.1, 0.9, 1.2, 0.8, 1.0, 1.05, 0.95]),
 ])
-def test_holt_winters_matches_statsmodels(seasonal, sk, s0):
+def test_holt_winters_matches_statsmodels(sm_hw, seasonal, sk, s0):
     y, m = series(), 7
     res = sm_hw.ExponentialSmoothing(
         y, trend="add", seasonal=sk, seasonal_periods=m, initialization_method="known",
@@ -89,7 +94,7 @@ def test_holt_winters_matches_statsmodels(seasonal, sk, s0):
     assert close(ours[~off], expect)
 
 
-def test_ses_estimate_matches_statsmodels():
+def test_ses_estimate_matches_statsmodels(sm_hw):
     """Unset alpha: fit minimises the one-step SSE; statsmodels with the same initial level
     (the first observation) minimises the same function."""
     y = series(120, seed=3)
@@ -366,6 +371,7 @@ def test_validate_fills_defaults():
 
 def test_every_method_builds_fits_and_forecasts():
     pytest.importorskip("sklearn")
+    pytest.importorskip("statsmodels")
     y = series(60)
     for name in METHODS:
         f = make({"method": name})
@@ -390,3 +396,161 @@ def test_importing_does_not_load_optional_libraries():
             "print(','.join(heavy))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -- documentation ---------------------------------------------------------------------------
+def test_docs_list_every_method_with_its_parameters_and_defaults():
+    """docs/forecasting.md has one table row per method naming each of its parameters; a
+    parameter with a plain default shows it in parentheses."""
+    from pathlib import Path
+
+    from simulator.forecast import _REGISTRY
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "forecasting.md").read_text()
+    rows = {line.split("|")[1].strip().strip("`"): line
+            for line in doc.splitlines() if line.startswith("| `")}
+    for name in METHODS:
+        row = rows.get(name)
+        assert row is not None, f"no table row for {name}"
+        for field, info in _REGISTRY[name][0].model_fields.items():
+            assert f"`{field}`" in row, (name, field)
+            default = info.get_default(call_default_factory=True)
+            if isinstance(default, (int, str)) and not isinstance(default, bool):
+                assert f"`{field}` ({default}" in row or f"({default};" in row \
+                    or f"`{default}`" in row, (name, field, default)
+
+
+def test_bench_runs(capsys):
+    from simulator.forecast.bench import main
+
+    main(["--updates", "20", "--methods", "ses", "croston"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["method", "us/update", "fit", "ms"]
+    assert [line.split()[0] for line in out[1:]] == ["ses", "croston"]
+
+
+@pytest.mark.parametrize("spec, start_up", [
+    ({"method": "ses"}, 1), ({"method": "holt"}, 2), ({"method": "croston"}, 1),
+    ({"method": "holt_winters", "season": 7}, 7),
+])
+def test_fit_estimates_only_from_enough_history(spec, start_up):
+    y = list(series(40, seed=9))
+    short = make(spec)
+    short.fit(y[:start_up + 9])
+    assert short.params() == make(spec).params()  # the defaults
+    enough = make(spec)
+    enough.fit(y[:start_up + 10])
+    assert enough.params() != make(spec).params()
+
+
+def test_arima_keeps_its_model_when_a_refit_fails(monkeypatch):
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    import simulator.forecast.arima as arima
+
+    y = series(45)
+    f = make({"method": "arima", "order": [1, 0, 0], "refit_every": 5})
+    f.fit(y[:40])
+    params = f._params.copy()
+
+    def broken(history, order):
+        raise np.linalg.LinAlgError("singular matrix")
+
+    monkeypatch.setattr(arima, "_fit", broken)
+    expected = f.path(5)
+    for v in y[40:45]:  # the fifth update refits, and fails
+        f.update(v)
+    assert np.array_equal(f._params, params) and f._since == 0
+    ref = make({"method": "arima", "order": [1, 0, 0], "refit_every": 0})
+    monkeypatch.undo()
+    ref.fit(y[:40])
+    for v in y[40:45]:
+        ref.update(v)
+    assert f.path(5) == ref.path(5) and expected != f.path(5)
+
+
+def test_arima_fit_records_the_models_one_step_errors():
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    from simulator.forecast.arima import _fit
+
+    y = 50 + np.cumsum(np.random.default_rng(10).normal(0, 1, 80))
+    f = make({"method": "arima", "order": [0, 1, 1], "refit_every": 0})
+    f.fit(y)
+    res = _fit(y, (0, 1, 1))
+    resid = np.asarray(res.resid)[res.loglikelihood_burn:]
+    assert f.error_count == len(y) - 1
+    assert f.error_variance() == pytest.approx(np.mean(resid ** 2), rel=1e-12)
+    assert f.bias == pytest.approx(np.mean(resid), rel=1e-9, abs=1e-12)
+
+
+def test_learned_fit_records_residuals_or_out_of_bag_errors():
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.linear_model import LinearRegression
+
+    y = list(series(60, seed=11))
+    rows = np.array([list(y[t - 3:t][::-1]) + [float(t % 7 == d) for d in range(7)]
+                     for t in range(3, 60)])
+    target = np.array(y[3:])
+    lin = LinearRegression().fit(rows, target)
+    f = make({"method": "regression", "lags": 3})
+    f.fit(y)
+    assert f.error_count == 57
+    assert f.error_variance() == pytest.approx(np.mean((target - lin.predict(rows)) ** 2),
+                                               rel=1e-9)
+    forest = RandomForestRegressor(n_estimators=30, oob_score=True, random_state=0,
+                                   n_jobs=1).fit(rows, target)
+    g = make({"method": "random_forest", "lags": 3, "n_estimators": 30})
+    g.fit(y)
+    oob = np.mean((target - forest.oob_prediction_) ** 2)
+    assert g.error_variance() == pytest.approx(oob, rel=1e-9)
+    assert oob > 2 * np.mean((target - forest.predict(rows)) ** 2)  # in-sample: optimistic
+
+
+def test_model_fits_run_blas_on_one_thread(monkeypatch):
+    """Multithreaded BLAS on these tiny matrices made an ARIMA fit on a busy 2-core machine
+    take seconds instead of milliseconds: fits run with one BLAS thread."""
+    pytest.importorskip("statsmodels.tsa.arima.model")
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import statsmodels.tsa.arima.model as sm_arima
+
+    seen = []
+    real = sm_arima.ARIMA.fit
+
+    def spy(self, *args, **kwargs):
+        seen.extend(lib["num_threads"] for lib in threadpoolctl.threadpool_info()
+                    if lib["user_api"] == "blas")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sm_arima.ARIMA, "fit", spy)
+    make({"method": "arima", "order": [1, 0, 0]}).fit(series(30))
+    assert seen and set(seen) == {1}
+
+
+def test_forecast_spec_as_a_field_of_a_policy_model():
+    from pydantic import BaseModel, ConfigDict
+
+    from simulator.forecast import ForecastSpec
+
+    class OrderUpTo(BaseModel):  # how a policy's parameters can hold a forecast: mapping
+        model_config = ConfigDict(extra="forbid", strict=True)
+        forecast: ForecastSpec | None = None
+
+    def errors(data):
+        with pytest.raises(ValidationError) as info:
+            OrderUpTo.model_validate({"forecast": data})
+        return [(e["loc"], e["msg"]) for e in info.value.errors()]
+
+    assert errors({"method": "ses", "alpha": 2}) == [
+        (("forecast", "ses", "alpha"), "Input should be less than or equal to 1")]
+    assert errors({"method": "ses", "beta": 0.1})[0][0] == ("forecast", "ses", "beta")
+    assert errors({"method": "arima", "order": [1, 3, 1]})[0][0] == ("forecast", "arima", "order", 1)
+    for bad in ({"method": "nope"}, {"alpha": 0.1}, "ses", {"method": [1]}):
+        (loc, msg), = errors(bad)
+        assert loc == ("forecast",) and msg.startswith("expected a mapping with a 'method' key")
+        assert "one of: naive, seasonal_naive, moving_average" in msg
+    policy = OrderUpTo.model_validate({"forecast": {"method": "holt", "alpha": 1}})
+    assert policy.model_dump() == {"forecast": {"alpha": 1.0, "beta": None, "method": "holt"}}
+    f = make(policy.forecast)
+    assert isinstance(f, Holt) and f.params() == {"method": "holt", "alpha": 1.0, "beta": 0.1}
+    assert OrderUpTo.model_validate({"forecast": {"method": "arima", "order": [1, 1, 1]}}) \
+        .forecast.order == (1, 1, 1)

@@ -15,9 +15,9 @@ when built or fitted. See docs/forecasting.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import ValidationError
+from pydantic import Discriminator, Tag, ValidationError, create_model
 
 from simulator.forecast import spec as _spec
 from simulator.forecast.base import Forecaster, MissingDependency
@@ -25,8 +25,8 @@ from simulator.forecast.intermittent import SBA, TSB, Croston
 from simulator.forecast.simple import MovingAverage, Naive, SeasonalNaive, WeightedMovingAverage
 from simulator.forecast.smoothing import SES, Holt, HoltWinters
 
-__all__ = ["METHODS", "Forecaster", "MissingDependency", "SpecError", "ValidationError", "make",
-           "validate"]
+__all__ = ["METHODS", "Forecaster", "ForecastSpec", "MissingDependency", "SpecError",
+           "ValidationError", "make", "validate"]
 
 
 def _arima(**kw: Any) -> Forecaster:
@@ -63,6 +63,36 @@ _REGISTRY: dict[str, tuple[type[_spec.MethodParams], Callable[..., Forecaster]]]
 
 #: every method name a scenario can give as ``forecast: {method: NAME}``
 METHODS: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def _tagged(name: str, model: type[_spec.MethodParams]) -> type[_spec.MethodParams]:
+    """``model`` with a ``method`` field that can only be ``name``."""
+    fields: dict[str, Any] = {"method": (Literal[name], name)}
+    return create_model(f"{model.__name__.removesuffix('Params')}Spec", __base__=model,
+                        **fields)
+
+
+#: a pydantic field type for a ``forecast:`` mapping inside another model (a policy's
+#: parameters): a union tagged by ``method``, so errors are located as
+#: ``('forecast', 'ses', 'alpha')`` (the method name is part of the location) and an
+#: unknown method as ``('forecast',)`` with the valid names; pass the value to :func:`make`
+def _method_of(value: Any) -> Any:
+    """The ``method`` of a mapping or of a validated spec (None if it has none)."""
+    if isinstance(value, Mapping):
+        return value.get("method")
+    return getattr(value, "method", None)
+
+
+if TYPE_CHECKING:  # for type checkers: a validated value is a parameter model
+    ForecastSpec = _spec.MethodParams
+else:
+    ForecastSpec = Annotated[
+        Union[tuple(Annotated[_tagged(n, m), Tag(n)]  # noqa: UP007
+                    for n, (m, _) in _REGISTRY.items())],
+        Discriminator(_method_of, custom_error_type="forecast_method",
+                      custom_error_message="expected a mapping with a 'method' key, one of: "
+                      + ", ".join(_REGISTRY)),
+    ]
 
 
 class SpecError(ValueError):
@@ -102,9 +132,12 @@ def validate(spec: Any) -> dict[str, Any]:
     return {"method": name, **params.model_dump()}
 
 
-def make(spec: Mapping[str, Any]) -> Forecaster:
+def make(spec: Mapping[str, Any] | _spec.MethodParams) -> Forecaster:
     """A new forecaster from a ``{method: NAME, **params}`` mapping (validated as by
-    :func:`validate`). Raises :class:`MissingDependency` (an ImportError) when the method
-    needs statsmodels or scikit-learn and it is not installed."""
+    :func:`validate`) or from a validated :data:`ForecastSpec` value. Raises
+    :class:`MissingDependency` (an ImportError) when the method needs statsmodels or
+    scikit-learn and it is not installed."""
+    if isinstance(spec, _spec.MethodParams):
+        spec = spec.model_dump()
     name, params = _checked(spec)
     return _REGISTRY[name][1](**params.model_dump())

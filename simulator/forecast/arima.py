@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator.forecast.base import Forecaster, need
+from simulator.forecast.base import Forecaster, need, one_thread
 
 #: fewest observations an ARIMA fit uses; before that, the forecast is the running mean
 MIN_FIT = 10
@@ -50,15 +50,16 @@ class Arima(Forecaster):
         self._since = 0
 
     def fit(self, history: Sequence[float]) -> None:
-        """Replay ``history`` without refitting, then fit once on all of it. The errors
-        recorded during the replay are those of the forecasts made then (before the final fit)."""
+        """Replay ``history`` without refitting, then fit once on all of it. The recorded
+        errors become the fitted model's one-step prediction errors on ``history`` (its
+        residuals after the diffuse start-up periods)."""
         self._quiet = True
         try:
             super().fit(history)
         finally:
             self._quiet = False
-        if self.n >= self._min_fit():
-            self._refit()
+        if self.n >= self._min_fit() and self._refit():
+            self._set_errors(self._resid.tolist())
 
     def _estimate(self, history: list[float]) -> None:
         if self._choose and len(history) >= 3 * MIN_FIT:
@@ -68,15 +69,20 @@ class Arima(Forecaster):
         self._history.append(y)
         self._since += 1
         due = self._ss is None or (self.refit_every and self._since >= self.refit_every)
-        if due and not self._quiet:
-            if len(self._history) >= self._min_fit():
-                self._refit()
-                return
+        if due and not self._quiet and len(self._history) >= self._min_fit() \
+                and self._refit():
+            return  # the refitted state already includes y
         if self._ss is not None:
             self._step(y)
 
-    def _refit(self) -> None:
-        res = _fit(self._history, self.order)
+    def _refit(self) -> bool:
+        """Re-estimate on every observation seen; whether it succeeded. If statsmodels fails
+        (degenerate data), the previous model is kept (or the running mean if there is none)."""
+        self._since = 0
+        try:
+            res = _fit(self._history, self.order)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return False
         fr = res.filter_results
         last = {name: np.asarray(getattr(fr, name)) for name in
                 ("design", "obs_intercept", "obs_cov", "transition", "state_intercept",
@@ -88,7 +94,8 @@ class Arima(Forecaster):
         self._a = np.asarray(fr.predicted_state[:, -1], dtype=float).copy()
         self._P = np.asarray(fr.predicted_state_cov[:, :, -1], dtype=float).copy()
         self._params = np.asarray(res.params, dtype=float)
-        self._since = 0
+        self._resid = np.asarray(res.resid, dtype=float)[res.loglikelihood_burn:]
+        return True
 
     def _step(self, y: float) -> None:
         """One Kalman filter step: the predicted state for the next period."""
@@ -132,7 +139,7 @@ def _fit(history: Sequence[float] | np.ndarray, order: Sequence[int]) -> Any:
     """A fitted statsmodels ARIMA (a constant when d = 0), warnings silenced."""
     arima = need("statsmodels.tsa.arima.model", "arima")
     trend = "c" if order[1] == 0 else "n"
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore")
         model = arima.ARIMA(np.asarray(history, dtype=float), order=tuple(order), trend=trend)
         return model.fit()
@@ -145,7 +152,8 @@ def choose_order(history: Sequence[float]) -> tuple[int, int, int]:
     y = np.asarray(history, dtype=float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = 1 if np.ptp(y) > 0 and stattools.adfuller(y)[1] > 0.05 else 0
+        d = 1 if np.ptp(y) > 0 and stattools.adfuller(y, result_object=False)[1] > 0.05 \
+            else 0
     best, best_aic = (1, d, 0), np.inf
     for p in range(3):
         for q in range(3):

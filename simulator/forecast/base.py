@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 
@@ -154,6 +155,14 @@ class Forecaster:
         for v in values:
             self.update(v)
 
+    def _set_errors(self, errors: Sequence[float]) -> None:
+        """Replace the recorded one-step errors (units) by ``errors``: after a fit whose
+        replay forecast with something else than the fitted model."""
+        self._e_n = len(errors)
+        self._e_sum = math.fsum(errors)
+        self._e_abs = math.fsum(abs(e) for e in errors)
+        self._e_sq = math.fsum(e * e for e in errors)
+
     def _forecast_cached(self, h: int = 1) -> float:
         """The one-step forecast, computed once per update (``h`` is always 1)."""
         value = self._next
@@ -186,6 +195,18 @@ class Forecaster:
 class MissingDependency(ImportError):
     """An optional library a method needs is not installed (``pip install
     'simulator[forecast]'``)."""
+
+
+def one_thread() -> AbstractContextManager[Any]:
+    """A context in which BLAS uses one thread (threadpoolctl, installed with the forecast
+    extra; without it, nothing changes). Model fits here work on tiny matrices, and a
+    multithreaded BLAS on a busy machine made an ARIMA fit 100 times slower (seconds
+    instead of 10 ms)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - installed with the forecast extra
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def need(module: str, method: str) -> Any:

@@ -10,12 +10,13 @@ period ahead feed the forecasts back as lags. Before a model is fitted (fewer th
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from simulator.forecast.base import Forecaster, need
+from simulator.forecast.base import Forecaster, need, one_thread
 
 WEEK = 7
 
@@ -38,8 +39,9 @@ class _Learned(Forecaster):
         self._since = 0
 
     def fit(self, history: Sequence[float]) -> None:
-        """Replay ``history`` without refitting, then fit once on all of it. The errors
-        recorded during the replay are those of the forecasts made then (before the final fit)."""
+        """Replay ``history`` without refitting, then fit once on all of it. The recorded
+        errors become the fitted model's errors on ``history``: its residuals (regression)
+        or its out-of-bag errors (random forest, whose in-sample errors are far too small)."""
         self._quiet = True
         try:
             super().fit(history)
@@ -47,6 +49,7 @@ class _Learned(Forecaster):
             self._quiet = False
         if self.n >= self._min_fit():
             self._refit()
+            self._set_errors(self._errors())
 
     def _observe(self, y: float) -> None:
         self._history.append(y)
@@ -61,12 +64,23 @@ class _Learned(Forecaster):
         week[day % WEEK] = 1.0
         return lags[::-1] + week
 
-    def _refit(self) -> None:
+    def _design(self) -> tuple[np.ndarray, np.ndarray]:
+        """Feature rows and targets of every period with ``lags`` periods before it."""
         y, k = self._history, self.lags
         X = np.array([self._features(y[t - k:t], t) for t in range(k, len(y))])
+        return X, np.asarray(y[k:])
+
+    def _refit(self) -> None:
+        X, target = self._design()
         self._model = self._estimator()
-        self._model.fit(X, np.asarray(y[k:]))
+        with one_thread():
+            self._model.fit(X, target)
         self._since = 0
+
+    def _errors(self) -> list[float]:
+        """The fitted model's errors (units) on the history it was fitted to."""
+        X, target = self._design()
+        return (target - self._model.predict(X)).tolist()
 
     def _estimator(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -130,8 +144,18 @@ class RandomForest(_Learned):
     def _estimator(self) -> Any:
         ensemble = need("sklearn.ensemble", self.method)
         return ensemble.RandomForestRegressor(n_estimators=self.n_estimators,
-                                              max_depth=self.max_depth,
+                                              max_depth=self.max_depth, oob_score=True,
                                               random_state=self.seed, n_jobs=1)
+
+    def _errors(self) -> list[float]:
+        """Out-of-bag errors (units): each period predicted by the trees not fitted to it
+        (periods every tree saw are left out)."""
+        _, target = self._design()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "some inputs do not have OOB scores"
+            oob = np.asarray(self._model.oob_prediction_, dtype=float)
+        ok = np.isfinite(oob)
+        return (target[ok] - oob[ok]).tolist()
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "n_estimators": self.n_estimators,

@@ -17,6 +17,8 @@ from simulator.forecast.base import Forecaster
 DEFAULTS = {"alpha": 0.2, "beta": 0.1, "gamma": 0.1}
 #: smallest multiplicative seasonal factor used in a division
 FLOOR = 1e-9
+#: fewest one-step errors (beyond the start-up) ``fit`` needs to estimate a constant
+MIN_ERRORS = 10
 
 
 class _Smoothing(Forecaster):
@@ -35,8 +37,14 @@ class _Smoothing(Forecaster):
             setattr(self, k, DEFAULTS[k] if value is None else float(value))
 
     def _estimate(self, history: list[float]) -> None:
+        if len(history) < self._start_up() + MIN_ERRORS:
+            return  # too short to tell: keep the defaults (or the previous estimates)
         for name, value in minimise_sse(self, self._free, history).items():
             setattr(self, name, value)
+
+    def _start_up(self) -> int:
+        """Observations before the state is complete (default: 1)."""
+        return 1
 
     def params(self) -> dict[str, Any]:
         out: dict[str, Any] = {"method": self.method}
@@ -119,6 +127,9 @@ class Holt(_Smoothing):
             new = self.alpha * y + (1 - self.alpha) * (level + trend)
             self._trend = self.beta * (new - level) + (1 - self.beta) * trend
             self._level = new
+
+    def _start_up(self) -> int:
+        return 2
 
     def _forecast(self, h: int) -> float:
         return self._level + h * (self._trend or 0.0)  # type: ignore[operator]
@@ -208,6 +219,9 @@ class HoltWinters(_Smoothing):
             self._s = [v - level for v in self._first]
         self._level, self._trend, self._i = level, 0.0, 0
         self._first = []
+
+    def _start_up(self) -> int:
+        return self.season
 
     def _forecast(self, h: int) -> float:
         if self._level is None:
