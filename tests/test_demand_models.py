@@ -233,10 +233,16 @@ def test_deterministic_constant_pattern_lands_on_n_over_rate_without_drift():
 
 
 def test_same_seed_same_arrivals_and_intermittent_draws_have_their_own_stream():
+    """Same seed and replication: the same orders; another replication: others. With
+    ``intermittent: 1`` every day is a demand day at the unchanged rate, so the orders are
+    exactly those of a pattern of ones: the on/off days do not consume the arrivals' draws."""
     stream = {"rate": 3, "pattern": {"intermittent": 0.5}}
     a = demands(scenario(stream, horizon=50))
     assert a == demands(scenario(stream, horizon=50))
     assert a != demands(scenario(stream, horizon=50), replication=1)
+    always = demands(scenario({"rate": 3, "pattern": {"intermittent": 1}}, horizon=50))
+    ones = demands(scenario({"rate": 3, "pattern": {"weekly": [1] * 7}}, horizon=50))
+    assert always == ones and len(ones) > 100
 
 
 # ---------------------------------------------------------------- derived and budget
