@@ -109,7 +109,10 @@ class Downtime:
         k, down = self._b, self._down_b
         start, end = self._period(k)
         passed = -math.inf
-        while u >= start - down:  # the uptime u is reached at or after this period
+        # the uptime u is reached at or after this period; compared as the real time u + down
+        # (the time the order would leave), so that a finish rounded onto a disruption's start
+        # (u = 2 - 2e-16 before [6, 7) after 4 days down: 6.0) waits for its end, as the rule says
+        while u + down >= start:
             down += end - start
             passed = end
             k += 1
