@@ -224,11 +224,16 @@ def build(params: dict[str, Any], cls: type) -> Any:
             from None
 
 
-def derives(cls: type) -> bool:
-    """Whether a policy class has a ``prepare(context)`` that does something (not the
-    no-op default of :class:`Policy`), i.e. whether it must be prepared before a run."""
+def derives(cls: type, params: dict[str, Any] | None = None) -> bool:
+    """Whether a policy must be prepared before a run: its class has a ``prepare(context)``
+    that does something (not the no-op default of :class:`Policy`), and, for a class that
+    needs it only with some parameter (``prepare_when``: the classic rules with a
+    ``forecast``), that parameter is set in ``params``."""
     prepare = getattr(cls, "prepare", None)
-    return callable(prepare) and prepare is not Policy.prepare
+    if not callable(prepare) or prepare is Policy.prepare:
+        return False
+    when = getattr(cls, "prepare_when", None)
+    return when is None or params is None or params.get(when) is not None
 
 
 def default_initial(spec: dict[str, Any]) -> float:

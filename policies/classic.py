@@ -2,19 +2,27 @@
 
 Each rule is a one-line function of the position; review timing (continuous or
 every ``review_period`` days) is handled by the model.
+
+With ``forecast:`` (policies/forecasting.py) a rule recomputes its levels at each review from
+the forecast, with P = mean lead time + review period and F + z sqrt(P v) the forecast demand
+over P plus safety stock for ``service_level``: ``sS`` takes s = F + z sqrt(P v) and keeps its
+gap S - s; ``rQ`` takes r = F + z sqrt(P v) and keeps Q; ``base_stock`` takes S = F + z sqrt(P v);
+``eoq`` takes r the same way and Q = sqrt(2 D K / h) with D the forecast demand per day. The
+given values hold until the forecaster has seen its first day.
 """
 from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Annotated, Any
+from typing import Any, ClassVar
 
-from pydantic import Field, Strict, model_validator
+from pydantic import model_validator
 
-from policies.base import Finite, Policy, PolicyContext, Positive, StockView
+from policies.base import Finite, PolicyContext, Positive, StockView
+from policies.forecasting import Forecasting
 
 
-class SS(Policy):
+class SS(Forecasting):
     """(s, S): when the position is at or below ``s``, order up to ``S``."""
 
     s: Finite
@@ -31,15 +39,20 @@ class SS(Policy):
         return self.S
 
     @property
-    def reorder_level(self) -> float:
-        return self.s
+    def reorder_level(self) -> float | None:
+        return self.s if self.forecast is None else None  # a forecast moves it
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
-        return self.S - p if p <= self.s else 0.0
+        s, big_s = self.s, self.S
+        if self.forecast is not None:
+            level = self.protected(self.lead_time + self.review_period)
+            if level is not None:
+                s, big_s = level, level + (self.S - self.s)
+        return big_s - p if p <= s else 0.0
 
 
-class RQ(Policy):
+class RQ(Forecasting):
     """(r, Q): when the position is at or below ``r``, order the smallest multiple
     of ``Q`` that lifts it above ``r``."""
 
@@ -48,16 +61,24 @@ class RQ(Policy):
 
     @property
     def reorder_level(self) -> float | None:
-        return self.r
+        return self.r if self.forecast is None else None  # a forecast moves it
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
-        if p > self.r:
+        r, q = self.r, self.Q
+        if self.forecast is not None:
+            r, q = self._forecast_rq(r, q)
+        if p > r:
             return 0.0
-        return (math.floor((self.r - p) / self.Q) + 1) * self.Q
+        return (math.floor((r - p) / q) + 1) * q
+
+    def _forecast_rq(self, r: float, q: float) -> tuple[float, float]:
+        """r from the forecast (Q kept); EOQ also recomputes Q."""
+        level = self.protected(self.lead_time + self.review_period)
+        return (level, q) if level is not None else (r, q)
 
 
-class BaseStock(Policy):
+class BaseStock(Forecasting):
     """Base stock (order-up-to) ``S``: order ``S - position`` whenever the position is below S."""
 
     S: Finite
@@ -67,12 +88,16 @@ class BaseStock(Policy):
         return self.S
 
     @property
-    def reorder_level(self) -> float:
-        return self.S
+    def reorder_level(self) -> float | None:
+        return self.S if self.forecast is None else None  # a forecast moves it
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
-        return self.S - p if p < self.S else 0.0
+        level = self.S
+        if self.forecast is not None:
+            forecast = self.protected(self.lead_time + self.review_period)
+            level = forecast if forecast is not None else level
+        return level - p if p < level - 1e-9 else 0.0
 
 
 class EOQ(RQ):
@@ -85,19 +110,32 @@ class EOQ(RQ):
     quantile of ``service_level`` (probability of no stockout in a cycle).
     """
 
+    prepare_when: ClassVar[str | None] = None  # always: it derives Q and r
+
     r: Finite | None = None  # type: ignore[assignment]
     Q: Positive | None = None  # type: ignore[assignment]
-    service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
 
     def prepare(self, context: PolicyContext) -> None:
+        super().prepare(context)
         if self.Q is None:
             self.Q = eoq_quantity(context)
         if self.r is None:
             self.r = eoq_reorder_point(context, self.service_level, self.review_period)
 
+    def _forecast_rq(self, r: float, q: float) -> tuple[float, float]:
+        level = self.protected(self.lead_time + self.review_period)
+        if level is None:
+            return r, q
+        ctx = self._ctx
+        d = self.rate()
+        if ctx is not None and d > 0 and ctx.ordering_cost > 0 and ctx.holding_cost > 0:
+            q = float(max(1, math.floor(math.sqrt(2 * d * ctx.ordering_cost
+                                                   / ctx.holding_cost) + 0.5)))
+        return level, q
+
     def resolved(self) -> dict[str, Any]:
         return {"Q": self.Q, "r": self.r, "service_level": self.service_level,
-                "review_period": self.review_period}
+                "review_period": self.review_period, **self.forecast_resolved()}
 
 
 def eoq_quantity(ctx: PolicyContext) -> float:

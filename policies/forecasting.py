@@ -53,25 +53,45 @@ def _forecast_spec(value: Any) -> dict[str, Any]:
     return {"method": "auto", "methods": list(methods)}
 
 
-class OrderUpTo(Policy):
-    """Order up to forecast demand over lead time + review period, plus safety stock."""
+def _optional_spec(value: Any) -> dict[str, Any] | None:
+    return None if value is None else _forecast_spec(value)
 
-    #: the default initial stock (the level) needs the context: filled by the model
-    level_from_context: ClassVar[bool] = True
 
-    review_period: Annotated[float, Strict()] = Field(1.0, ge=0, le=1e12)
+class Forecasting(Policy):
+    """What every forecast-driven policy shares: the forecaster (``forecast``), fed one
+    day's demand at a time by the model (:meth:`observe`), fitted or chosen (``auto``) at the
+    end of the warm-up, and the protected level F(P) + z sqrt(P v) (:meth:`protected`).
+
+    The classic rules (``sS``, ``rQ``, ``base_stock``, ``eoq``) derive from it with
+    ``forecast`` optional: without one they are exactly the classic rules (the model does not
+    even prepare them); with one they recompute their levels from the forecast at each
+    review (policies/classic.py).
+    """
+
+    #: prepare() is needed only when this parameter is set (None: always)
+    prepare_when: ClassVar[str | None] = "forecast"
+
+    forecast: Annotated[dict[str, Any] | None, AfterValidator(_optional_spec)] = None
     service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
-    forecast: Annotated[dict[str, Any], AfterValidator(_forecast_spec)] = Field(
-        default_factory=lambda: {"method": "moving_average", "window": 7})
 
     _f: Any = PrivateAttr(default=None)
     _ctx: PolicyContext | None = PrivateAttr(default=None)
     _history: list[float] = PrivateAttr(default_factory=list)
-    _days: int = PrivateAttr(default=0)
     _z: float = PrivateAttr(default=0.0)
     _chosen: dict[str, Any] | None = PrivateAttr(default=None)
 
+    @property
+    def observes(self) -> bool:
+        """Whether the model must hand this policy each day's demand."""
+        return self.forecast is not None
+
     def prepare(self, context: PolicyContext) -> None:
+        self._ctx = context
+        self._z = NormalDist().inv_cdf(self.service_level)
+        self._history = []
+        self._chosen = None
+        if self.forecast is None:
+            return
         import simulator.forecast as forecast
         if self.forecast["method"] == "auto":
             if context.warmup < AUTO_MIN_WARMUP:
@@ -81,26 +101,11 @@ class OrderUpTo(Policy):
             self._f = forecast.make({"method": "ses", "alpha": 0.2})  # until it has chosen
         else:
             self._f = forecast.make(self.forecast)
-        self._chosen = None
-        self._ctx = context
-        self._z = NormalDist().inv_cdf(self.service_level)
-        self._history = []
-        self._days = 0
 
     @property
-    def protection(self) -> float:
-        """Mean lead time + review period (days)."""
-        lead = self._ctx.lead_time_mean if self._ctx is not None else 0.0
-        return lead + self.review_period
-
-    @property
-    def order_up_to(self) -> float | None:
-        """The level before any observation (from the context's demand statistics)."""
-        ctx = self._ctx
-        if ctx is None:
-            return None
-        p = self.protection
-        return ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+    def lead_time(self) -> float:
+        """The mean lead time (days) from the context, 0 before prepare."""
+        return self._ctx.lead_time_mean if self._ctx is not None else 0.0
 
     @property
     def forecaster(self) -> Any:
@@ -117,9 +122,8 @@ class OrderUpTo(Policy):
         if now <= warmup:
             self._history.append(units)
         f.update(units)
-        self._days += 1
         if warmup > 0 and now <= warmup < now + 1:  # the last day of the warm-up: fit
-            if self.forecast["method"] == "auto":
+            if self.forecast is not None and self.forecast["method"] == "auto":
                 self._choose(self._history)
             else:
                 f.fit(self._history)
@@ -131,26 +135,72 @@ class OrderUpTo(Policy):
         fitted on them (simulator.backtest)."""
         import simulator.forecast as forecast
         from simulator.backtest import choose
-        spec, _ = choose(history, self.forecast["methods"])
+        spec, _ = choose(history, self.forecast["methods"])  # type: ignore[index]
         f = forecast.make(spec)
         f.fit(history)
         self._f = f
         self._chosen = spec
 
-    def level(self) -> float:
-        """The order-up-to level now (units)."""
+    def protected(self, days: float) -> float | None:
+        """Forecast demand over ``days`` plus safety stock, F + z sqrt(days v) (units); None
+        before the forecaster's first observation (or without a forecast)."""
         f = self._f
-        if not f.n:
-            return self.order_up_to or 0.0
+        if f is None or not f.n:
+            return None
+        return float(f.total(days) + self._z * math.sqrt(max(0.0, days * f.error_variance())))
+
+    def rate(self) -> float:
+        """Forecast demand per day (units): the next day's forecast, or the context's rate
+        before the first observation."""  # noqa: D401
+        f = self._f
+        if f is not None and f.n:
+            return float(f.predict(1))
+        return self._ctx.demand_rate if self._ctx is not None else 0.0
+
+    def forecast_resolved(self) -> dict[str, Any]:
+        """The forecast entry as used (with the method ``auto`` chose)."""
+        if self.forecast is None:
+            return {}
+        chosen = self._chosen
+        return {"forecast": dict(self.forecast) if chosen is None
+                else {**self.forecast, "chosen": chosen["method"]}}
+
+
+class OrderUpTo(Forecasting):
+    """Order up to forecast demand over lead time + review period, plus safety stock."""
+
+    #: the default initial stock (the level) needs the context: filled by the model
+    level_from_context: ClassVar[bool] = True
+    prepare_when: ClassVar[str | None] = None
+
+    review_period: Annotated[float, Strict()] = Field(1.0, ge=0, le=1e12)
+    forecast: Annotated[dict[str, Any], AfterValidator(_forecast_spec)] = Field(  # type: ignore[assignment]
+        default_factory=lambda: {"method": "moving_average", "window": 7})
+
+    @property
+    def protection(self) -> float:
+        """Mean lead time + review period (days)."""
+        return self.lead_time + self.review_period
+
+    @property
+    def order_up_to(self) -> float | None:
+        """The level before any observation (from the context's demand statistics)."""
+        if self._ctx is None:
+            return None
+        ctx = self._ctx
         p = self.protection
-        return f.total(p) + self._z * math.sqrt(max(0.0, p * f.error_variance()))
+        return ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+
+    def level(self) -> float:
+        """The order-up-to level now (units): from the forecast, or before its first
+        observation from the context."""
+        level = self.protected(self.protection)
+        return level if level is not None else (self.order_up_to or 0.0)
 
     def order_quantity(self, view: StockView) -> float:
         gap = self.level() - view.position
         return gap if gap > 1e-9 else 0.0  # a rounding-size gap is no order
 
     def resolved(self) -> dict[str, Any]:
-        chosen = self._chosen
         return {"review_period": self.review_period, "service_level": self.service_level,
-                "forecast": dict(self.forecast) if chosen is None
-                else {**self.forecast, "chosen": chosen["method"]}}
+                **self.forecast_resolved()}

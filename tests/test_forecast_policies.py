@@ -173,3 +173,54 @@ def test_bullwhip_with_ar1_demand_against_theory(tmp_path: Path):
     se = b.std(ddof=1) / math.sqrt(len(b))
     assert se < 0.03 * exact
     assert abs(b.mean() - exact) <= 4 * se, (b.mean(), exact, se)
+
+
+@pytest.mark.parametrize("policy, level", [
+    # deterministic 10 a day, lead time 2, continuous review (R = 0): P = 2, F(P) = 20 once the
+    # naive forecaster has seen a whole day of 10 (day 0 holds 9: t = 0.1 .. 0.9)
+    ({"type": "base_stock", "S": 5}, 20.0),
+    ({"type": "sS", "s": 3, "S": 13}, 30.0),   # s = 20, the gap S - s = 10 kept
+    ({"type": "rQ", "r": 3, "Q": 7}, 20.0),    # r = 20 (Q kept): up to r + 1 .. r + Q
+])
+def test_classic_rules_follow_the_forecast(policy, level):
+    policy = {**policy, "service_level": 0.5, "forecast": {"method": "naive"}}
+    sc = load(one_point(policy, {"rate": 10, "arrivals": "deterministic"}, horizon=30,
+                        warmup=0))
+    net = Network(sc)
+    assert len(net.observed) == 1
+    sp = net.stock[("w", "p")]
+    assert sp.policy.reorder_level is None  # a forecast moves it: consulted after every demand
+    net.start()
+    net.run(sc.horizon)
+    # from day 3 on the position after each review sits at the level the forecast sets:
+    # base stock keeps position = 20 exactly; sS orders up to 30 when at or below 20
+    if policy["type"] == "base_stock":
+        assert sp.position == pytest.approx(level)
+    elif policy["type"] == "sS":
+        assert 20.0 < sp.position <= level
+    else:
+        assert 20.0 < sp.position <= 20.0 + 7
+
+
+def test_eoq_follows_the_forecast_rate():
+    # K = 50, h = 0.1 (one_point's holding cost), D = 10 a day from the forecast:
+    # Q = sqrt(2 * 10 * 50 / 0.1) = 100 (the scenario's own rate says the same; a
+    # deterministic rate of 40 makes Q = 200, which the forecast must find too)
+    policy = {"type": "eoq", "service_level": 0.5, "forecast": {"method": "naive"}}
+    data = one_point(policy, {"rate": 40, "arrivals": "deterministic"}, horizon=40, warmup=0)
+    data["products"][0]["ordering_cost"] = 50
+    sc = load(data)
+    net = Network(sc)
+    records: list[tuple[Any, ...]] = []
+    net.attach(lambda sp: EventLog(records))
+    net.start()
+    net.run(sc.horizon)
+    late = [r[4] for r in records if r[1] == "order" and r[0] > 5]
+    assert late and all(q == 200.0 for q in late)
+    assert net.stock[("w", "p")].policy.rate() == 40.0
+
+
+def test_classic_rules_without_a_forecast_are_not_observed_or_prepared():
+    sc = load(one_point({"type": "sS", "s": 3, "S": 13}, {"rate": 1}))
+    net = Network(sc)
+    assert net.observed == [] and net.stock[("w", "p")].policy.reorder_level == 3

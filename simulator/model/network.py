@@ -244,7 +244,7 @@ class Network:
                 cls = policies.resolve(inv.policy["type"])
                 policy = policies.build(params, cls)
                 ctx = self.contexts[(w.id, pid)]
-                if policies.derives(cls):
+                if policies.derives(cls, params):
                     policy.prepare(ctx)
                 # validation filled `initial` (the policy's order-up-to level, else 0), except for
                 # a policy that needs its context for that level: after prepare, here
@@ -253,7 +253,9 @@ class Network:
                 sp = StockPoint(self.env, w.id, pid, policy, ctx, float(initial))
                 sp.key = f"warehouses.{i}.inventory.{pid}.policy"
                 self.stock[(w.id, pid)] = sp
-                if callable(getattr(policy, "observe", None)):
+                if getattr(policy, "observes", False) is True or (
+                        not hasattr(policy, "observes")
+                        and callable(getattr(policy, "observe", None))):
                     self.observed.append(sp)
 
     def _build_suppliers(self) -> None:

@@ -183,11 +183,11 @@ def _policies(sc: Scenario) -> Found:
     for i, w in enumerate(sc.warehouses):
         for pid, inv in w.inventory.items():
             cls = policies.resolve(inv.policy["type"])
-            if not policies.derives(cls):
+            params = {k: v for k, v in inv.policy.items() if k != "type"}
+            if not policies.derives(cls, params):
                 continue
             if contexts is None:
                 contexts = policy_contexts(sc)
-            params = {k: v for k, v in inv.policy.items() if k != "type"}
             policy = policies.build(params, cls)
             try:
                 policy.prepare(contexts[(w.id, pid)])
