@@ -1,0 +1,496 @@
+"""The warning monitor: watches a running model and reports stock risks as they arise.
+
+It listens to the model's hooks (:mod:`simulator.model.events`) and reads the stock points'
+and suppliers' state; it never changes either, and it draws no random number, so every
+metric of a run is the same with the monitor on or off (same seeds). The kinds, their
+severities and their exact rules are in docs/warnings.md; in short:
+
+* ``low_stock`` (info): the position at or below the policy's reorder level, or, for a
+  policy without one (or whose reorder level is its order-up-to level, as base stock),
+  below ``low_stock_days`` of forecast demand;
+* ``projected_stockout`` (warning): the position, overdue units left out, minus forecast
+  demand over the mean lead time is below 0; or the stock on hand (net of backorders)
+  cannot cover forecast demand until the next expected on-time arrival (a full lead time
+  if none, or while the source supplier is down);
+* ``stockout`` (critical): nothing on hand while demand waits (backorders) or is lost;
+* ``overstock`` (info): on hand above ``overstock_days`` of forecast demand;
+* ``late_delivery`` (warning): replenishment units not received ``late_tolerance`` days
+  after their expected arrival (placed + mean lead time, + the consolidation window);
+* ``forecast_bias`` (info; not watched unless enabled): the tracking signal, cumulative
+  forecast error / mean absolute error over the last ``bias_window`` days, beyond
+  ``±bias_limit``;
+* ``service_drop`` (warning): the fill rate over the last ``service_window`` days below
+  ``service_target``;
+* ``supplier_disrupted`` (warning, per supplier): a supplier with disruptions is down.
+
+A condition is reported once when it starts and again only after it cleared (an
+*episode*). ``stockout`` starts and clears at the hooks (the instant it happens); the
+other stock point kinds are evaluated once a day, by a single read-only event at every
+whole day scheduled after all model events of that instant (so a day's policy reviews
+have acted); ``late_delivery`` and ``stockout`` also clear at the receipt that ends them.
+
+Receipts are matched to orders first in, first out by units: an order is overdue while
+the units received since it was placed, net of the units owed to earlier orders, fall
+short of its quantity. When orders cross (random lead times), an early arrival of a later
+order therefore settles the oldest order: the stock point does not lack those units, and
+whether a particular shipment is late is not what the stock point feels.
+
+Conditions present during the warm-up are tracked but reported only at its end (time
+``warmup``), as the measured window starts with them.
+
+The demand forecast is pluggable per stock point: any object with ``total(days)``
+(forecast units over the next ``days`` days) and ``error_variance()`` (variance of the
+one-day forecast error, units**2). By default the monitor keeps its own: simple
+exponential smoothing of daily demand (:class:`SmoothedDemand`), started at the
+scenario's expected demand rate and updated once a day (O(1)).
+
+Cost: per model event O(1) (a demand adds two floats and one comparison); per day
+O(stock points + suppliers with disruptions), plus the overdue orders of each stock point.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from simulator.model.events import Call, StockListener
+
+#: same-instant priority of the daily check: after every model event of that instant
+#: (receipts 1, demand 2, reviews 3, consolidated sends 4)
+TICK = 9
+
+#: severity of each kind (see the module docstring and docs/warnings.md)
+SEVERITY = {
+    "low_stock": "info",
+    "projected_stockout": "warning",
+    "stockout": "critical",
+    "overstock": "info",
+    "late_delivery": "warning",
+    "forecast_bias": "info",
+    "service_drop": "warning",
+    "supplier_disrupted": "warning",
+}
+
+#: kinds evaluated at the daily check
+DAILY = frozenset({"low_stock", "projected_stockout", "overstock", "late_delivery",
+                   "forecast_bias", "service_drop", "supplier_disrupted"})
+
+#: quantities closer than this (units) count as equal (as in the stock point)
+EPS = 1e-9
+
+Row = dict[str, Any]
+
+
+class Forecast(Protocol):
+    """What the monitor needs of a demand forecast."""
+
+    def total(self, days: float) -> float:
+        """Forecast demand over the next ``days`` days (units)."""
+
+    def error_variance(self) -> float:
+        """Variance of the one-day forecast error (units**2)."""
+
+
+class SmoothedDemand:
+    """Simple exponential smoothing of daily demand (the monitor's own forecast).
+
+    Parameters
+    ----------
+    level : float
+        Starting level (units per day): the scenario's expected demand rate.
+    alpha : float
+        Smoothing constant in (0, 1].
+    """
+
+    __slots__ = ("alpha", "level", "var")
+
+    def __init__(self, level: float, alpha: float):
+        self.level = float(level)
+        self.alpha = float(alpha)
+        self.var = 0.0
+
+    def update(self, demand: float) -> None:
+        """One day's demand (units) observed."""
+        err = demand - self.level
+        self.var += self.alpha * (err * err - self.var)
+        self.level += self.alpha * err
+
+    def total(self, days: float) -> float:
+        return self.level * days
+
+    def error_variance(self) -> float:
+        return self.var
+
+
+class Rolling:
+    """The sum of the last ``n`` values pushed (O(1) per push; recomputed exactly from the
+    window each time it wraps, so rounding cannot accumulate)."""
+
+    __slots__ = ("buf", "full", "i", "total")
+
+    def __init__(self, n: int):
+        self.buf = [0.0] * n
+        self.i = 0
+        self.full = False
+        self.total = 0.0
+
+    def push(self, x: float) -> None:
+        buf, i = self.buf, self.i
+        self.total += x - buf[i]
+        buf[i] = x
+        i += 1
+        if i == len(buf):
+            i = 0
+            self.full = True
+            self.total = math.fsum(buf)
+        self.i = i
+
+
+def policy_forecast(sp: Any) -> Forecast | None:
+    """The forecast of ``sp``'s policy, if it exposes one as ``forecaster`` (an object with
+    ``total`` and ``error_variance``, kept up to date by the policy); else None."""
+    fc = getattr(sp.policy, "forecaster", None)
+    if callable(getattr(fc, "total", None)) and callable(getattr(fc, "error_variance", None)):
+        return fc  # type: ignore[no-any-return]
+    return None
+
+
+def _g(x: float) -> str:
+    """A quantity for a message: whole numbers plainly, others to 3 significant digits."""
+    return f"{x:.0f}" if abs(x - round(x)) < 1e-9 else f"{x:.3g}"
+
+
+class Monitor:
+    """Watches the stock points and suppliers of one network; its rows are
+    :attr:`rows` (``warnings.csv`` columns).
+
+    Parameters
+    ----------
+    net : simulator.model.Network
+        The model, before :meth:`~simulator.model.Network.start`.
+    settings : simulator.scenario.models.Warnings
+        Kinds and thresholds.
+    forecasts : callable, optional
+        ``forecasts(sp)``: a :class:`Forecast` for stock point ``sp``, or None for the
+        monitor's own :class:`SmoothedDemand` (which the monitor updates; a forecast given
+        here is updated by its owner).
+    on_warning : callable, optional
+        Called with each row (a new dict) as it is reported.
+    """
+
+    def __init__(self, net: Any, settings: Any, forecasts: Callable[[Any], Any] | None = None,
+                 on_warning: Callable[[Row], Any] | None = None):
+        self.env = net.env
+        self.replication = net.replication
+        self.settings = settings
+        self.kinds = settings.kinds
+        self.on_warning = on_warning
+        self.rows: list[Row] = []
+        #: active conditions: (kind, warehouse or supplier, product) -> message
+        self.active: dict[tuple[str, str, str], str] = {}
+        self.quiet = net.scenario.warmup > 0
+        self.forecasts = forecasts
+        self._delays = _expected_delays(net.scenario)
+        self.suppliers = [_SupplierWatch(self, s) for s in net.suppliers.values()
+                          if s.downtime is not None and "supplier_disrupted" in self.kinds]
+        self._down = {w.supplier.id: w for w in self.suppliers}
+        self.points: list[_Point] = []
+        if self.kinds:
+            net.attach(self._point)
+        if self.kinds & DAILY:
+            self._callbacks = [self._tick]
+            self._day = 1
+            Call(self.env, 1.0, TICK, self._tick)
+
+    def _point(self, sp: Any) -> _Point:
+        own = None
+        fc = self.forecasts(sp) if self.forecasts is not None else None
+        if fc is None:
+            fc = own = SmoothedDemand(sp.context.demand_rate, self.settings.alpha)
+        source = self._delays[(sp.warehouse, sp.product)]
+        pt = _Point(self, sp, fc, own, source[0], self._down.get(source[1]))
+        self.points.append(pt)
+        return pt
+
+    # -- reporting --------------------------------------------------------------------
+    def start(self, kind: str, who: str, what: str, now: float, message: str) -> None:
+        """Condition ``kind`` holds for ``who``/``what``: report it unless already active."""
+        key = (kind, who, what)
+        if key in self.active:
+            return
+        self.active[key] = message
+        if not self.quiet:
+            self._report(now, key, message)
+
+    def clear(self, kind: str, who: str, what: str) -> None:
+        """Condition ``kind`` no longer holds: the next start is a new episode."""
+        self.active.pop((kind, who, what), None)
+
+    def _report(self, now: float, key: tuple[str, str, str], message: str) -> None:
+        kind, who, what = key
+        row = {"replication": self.replication, "time": now, "warehouse": who,
+               "product": what, "kind": kind, "severity": SEVERITY[kind], "message": message}
+        self.rows.append(row)
+        if self.on_warning is not None:
+            self.on_warning(dict(row))
+
+    def reset(self, now: float) -> None:
+        """End of the warm-up: report the conditions active now, then everything new."""
+        self.quiet = False
+        for key, message in self.active.items():
+            self._report(now, key, message)
+
+    # -- the daily check ----------------------------------------------------------------
+    def _tick(self, event: Any) -> None:
+        now = self.env.now
+        for sw in self.suppliers:
+            sw.check(now)
+        for pt in self.points:
+            pt.daily(now)
+        self._day += 1
+        event.callbacks = self._callbacks  # re-arm the same event: one per day in all
+        self.env.schedule(event, TICK, self._day - now)
+
+
+def _expected_delays(sc: Any) -> dict[tuple[str, str], tuple[float, str]]:
+    """Per stock point: days from placing a replenishment order to its expected arrival
+    (mean lead time, plus the supplier's consolidation window), and its source id."""
+    from simulator.scenario.derived import lead_times
+
+    windows = {s.id: s.consolidation_window or 0.0 for s in sc.suppliers}
+    lts = lead_times(sc)
+    out = {}
+    for w in sc.warehouses:
+        for pid, inv in w.inventory.items():
+            out[(w.id, pid)] = (lts[(w.id, pid)].mean() + windows.get(inv.source, 0.0),
+                                inv.source)
+    return out
+
+
+class _SupplierWatch:
+    """``supplier_disrupted`` of one supplier with disruptions (checked daily)."""
+
+    def __init__(self, mon: Monitor, supplier: Any):
+        self.mon = mon
+        self.supplier = supplier
+        self.down = False
+        self.last = 0.0
+        self.disrupted = 0.0  # days disrupted in [0, last)
+
+    def check(self, now: float) -> None:
+        sup = self.supplier
+        self.down = sup.downtime.next_up(now) > now
+        disrupted = sup.days_disrupted(now)
+        gone = disrupted - self.disrupted
+        if self.down or gone > EPS:
+            since = now - gone if self.down else self.last
+            what = f"supplier {sup.id} is down since day {_g(since)}" if self.down else \
+                f"supplier {sup.id} was down for {_g(gone)} days since day {_g(self.last)}"
+            self.mon.start("supplier_disrupted", sup.id, "", now,
+                           what + "; it ships nothing while down")
+        if not self.down:
+            self.mon.clear("supplier_disrupted", sup.id, "")
+        self.last, self.disrupted = now, disrupted
+
+
+class _Point(StockListener):
+    """The monitor's state for one stock point (a listener of its hooks)."""
+
+    def __init__(self, mon: Monitor, sp: Any, forecast: Any, own: SmoothedDemand | None,
+                 delay: float, supplier: _SupplierWatch | None):
+        st = mon.settings
+        self.mon = mon
+        self.sp = sp
+        self.wh, self.pid = sp.warehouse, sp.product
+        self.forecast = forecast
+        self.own = own
+        self.lead = sp.context.lead_time_mean
+        self.delay = delay
+        self.tolerance = st.late_tolerance
+        self.supplier = supplier
+        level = getattr(sp.policy, "reorder_level", None)
+        top = getattr(sp.policy, "order_up_to", None)
+        # a reorder level equal to the order-up-to level (base stock) is no "low" mark
+        self.level = None if level is None or (top is not None and level >= top) \
+            else float(level)
+        kinds = mon.kinds
+        self.watch_out = "stockout" in kinds
+        self.day_demand = 0.0
+        self.day_filled = 0.0
+        self.out = False
+        self.late = False
+        #: outstanding replenishment orders, oldest first: [expected arrival, units owed]
+        self.pending: deque[list[float]] = deque()
+        self.placed: deque[float] = deque()  # their placement times (for messages)
+        self.prev = forecast.total(1.0)  # forecast of the day now running (units)
+        self.errors = Rolling(st.bias_window)
+        self.abs_errors = Rolling(st.bias_window)
+        self.demanded = Rolling(st.service_window)
+        self.filled = Rolling(st.service_window)
+
+    # -- hooks (per event: O(1)) ----------------------------------------------------------
+    def demand(self, sp: Any, now: float, qty: float, shipped: float, lost: float) -> None:
+        self.day_demand += qty
+        self.day_filled += shipped
+        if sp.on_hand <= 0.0 and not self.out and (lost > 0 or sp.backorders > 0):
+            self.out = True  # tracked even if not reported: the projection defers to it
+            if self.watch_out:
+                what = f"{_g(lost)} units lost" if lost > 0 else \
+                    f"{_g(sp.backorders)} units backordered"
+                self.mon.start("stockout", self.wh, self.pid, now, f"out of stock: {what}")
+
+    def order_placed(self, sp: Any, now: float, qty: float) -> None:
+        self.pending.append([now + self.delay, qty])
+        self.placed.append(now)
+
+    def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
+        left = qty
+        pending = self.pending
+        while pending and left > EPS:
+            head = pending[0]
+            if head[1] <= left + EPS:
+                left -= head[1]
+                pending.popleft()
+                self.placed.popleft()
+            else:
+                head[1] -= left
+                left = 0.0
+        if self.out and sp.on_hand > 0:
+            self.out = False
+            self.mon.clear("stockout", self.wh, self.pid)
+        if self.late and (not pending or pending[0][0] + self.tolerance >= now):
+            self.late = False
+            self.mon.clear("late_delivery", self.wh, self.pid)
+
+    # -- the daily check ------------------------------------------------------------------
+    def daily(self, now: float) -> None:
+        """The day ending now: update the forecast and the windows, then evaluate."""
+        demand, filled = self.day_demand, self.day_filled
+        self.day_demand = self.day_filled = 0.0
+        err = demand - self.prev
+        self.errors.push(err)
+        self.abs_errors.push(abs(err))
+        self.demanded.push(demand)
+        self.filled.push(filled)
+        if self.own is not None:
+            self.own.update(demand)
+        self.prev = self.forecast.total(1.0)
+        kinds = self.mon.kinds
+        late_units, next_due = self._pipeline(now)
+        if "late_delivery" in kinds:
+            self._late(now, late_units)
+        if "projected_stockout" in kinds:
+            self._projection(now, late_units, next_due)
+        if "low_stock" in kinds:
+            self._low(now)
+        if "overstock" in kinds:
+            self._overstock(now)
+        if "service_drop" in kinds:
+            self._service(now)
+        if "forecast_bias" in kinds:
+            self._bias(now)
+
+    def _pipeline(self, now: float) -> tuple[float, float]:
+        """(units overdue beyond the tolerance, expected arrival of the first outstanding
+        order still expected after now, or inf); O(overdue orders + 1)."""
+        late = 0.0
+        tol = self.tolerance
+        for due, owed in self.pending:
+            if due > now:
+                return late, due
+            if due + tol < now:
+                late += owed
+        return late, math.inf
+
+    def _late(self, now: float, late_units: float) -> None:
+        if late_units > EPS:
+            if not self.late:
+                self.late = True
+                due = self.pending[0][0]
+                self.mon.start("late_delivery", self.wh, self.pid, now,
+                               f"{_g(late_units)} units ordered are overdue: the oldest "
+                               f"order, placed on day {_g(self.placed[0])}, was expected "
+                               f"by day {_g(due)}")
+        elif self.late:
+            self.late = False
+            self.mon.clear("late_delivery", self.wh, self.pid)
+
+    def _projection(self, now: float, late_units: float, next_due: float) -> None:
+        sp, fc = self.sp, self.forecast
+        position = sp.on_hand + sp.on_order - sp.backorders - late_units
+        need = fc.total(self.lead)
+        down = self.supplier is not None and self.supplier.down
+        until = self.lead if down or next_due == math.inf else next_due - now
+        net = sp.on_hand - sp.backorders
+        cover = fc.total(until)
+        if position - need < -EPS:
+            msg = (f"position {_g(position)} (overdue units left out) is below forecast "
+                   f"demand {_g(need)} ± {_g(math.sqrt(fc.error_variance() * self.lead))} "
+                   f"over the lead time of {_g(self.lead)} days")
+        elif net - cover < -EPS:
+            msg = (f"{_g(net)} units on hand cannot cover forecast demand {_g(cover)} until "
+                   f"the next expected arrival in {_g(until)} days")
+        else:
+            self.mon.clear("projected_stockout", self.wh, self.pid)
+            return
+        if not self.out:  # already out of stock: the stockout says it
+            self.mon.start("projected_stockout", self.wh, self.pid, now, msg)
+
+    def _low(self, now: float) -> None:
+        position = self.sp.position
+        if self.level is not None:
+            if position <= self.level:
+                self.mon.start("low_stock", self.wh, self.pid, now,
+                               f"position {_g(position)} at or below the reorder level "
+                               f"{_g(self.level)}")
+                return
+        else:
+            days = self.mon.settings.low_stock_days
+            rate = self.prev
+            if position < days * rate - EPS:
+                cover = f"covers {_g(position / rate)} days of forecast demand" if rate > 0 \
+                    else "is below 0"
+                self.mon.start("low_stock", self.wh, self.pid, now,
+                               f"position {_g(position)} {cover} (below {_g(days)} days)")
+                return
+        self.mon.clear("low_stock", self.wh, self.pid)
+
+    def _overstock(self, now: float) -> None:
+        on_hand, rate = self.sp.on_hand, self.prev
+        days = self.mon.settings.overstock_days
+        if on_hand > EPS and on_hand > days * rate + EPS:
+            cover = f"covers {_g(on_hand / rate)} days" if rate > 0 else \
+                "has no forecast demand to cover"
+            self.mon.start("overstock", self.wh, self.pid, now,
+                           f"{_g(on_hand)} units on hand {cover} (limit {_g(days)} days)")
+        else:
+            self.mon.clear("overstock", self.wh, self.pid)
+
+    def _service(self, now: float) -> None:
+        target = self.mon.settings.service_target
+        demanded = self.demanded.total
+        if self.demanded.full and demanded > EPS:
+            rate = self.filled.total / demanded
+            if rate < target - EPS:
+                days = len(self.demanded.buf)
+                self.mon.start("service_drop", self.wh, self.pid, now,
+                               f"fill rate {rate:.3f} over the last {days} days is below the "
+                               f"target {_g(target)}")
+                return
+        self.mon.clear("service_drop", self.wh, self.pid)
+
+    def _bias(self, now: float) -> None:
+        limit = self.mon.settings.bias_limit
+        n = len(self.errors.buf)
+        mad = self.abs_errors.total / n
+        if self.errors.full and mad > EPS:
+            signal = self.errors.total / mad
+            if abs(signal) > limit:
+                side = "demand above forecast" if signal > 0 else "demand below forecast"
+                self.mon.start("forecast_bias", self.wh, self.pid, now,
+                               f"tracking signal {signal:+.2f} (cumulative error "
+                               f"{_g(self.errors.total)} units / MAD {_g(mad)} over {n} "
+                               f"days) beyond ±{_g(limit)}: {side}")
+                return
+        self.mon.clear("forecast_bias", self.wh, self.pid)
