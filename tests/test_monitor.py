@@ -253,6 +253,29 @@ def test_no_warnings_key_means_no_monitor():
 
 
 # --------------------------------------------------------------------------- parts
+def test_receipts_settle_the_oldest_order_first_when_orders_cross():
+    # orders of 10 units (day 0, expected day 5) and 20 units (day 1, expected day 6); the
+    # 20 arrive first, on day 3 (the orders crossed). FIFO by units: they settle the first
+    # order and 10 units of the second, so what is outstanding is 10 units expected by day
+    # 6: not late at 6.5 (tolerance 1), late at 7.5. (Matching the receipt to the 20-unit
+    # order instead would call the 10-unit order of day 0 late at 6.5.)
+    sc = simulator.load(point(RQ50, 100, warnings={"enabled": ["late_delivery"]}))
+    net = Network(sc, 0)
+    mon = Monitor(net, sc.warnings)
+    sp, pt = net.stock[("w", "p")], mon.points[0]
+    pt.order_placed(sp, 0.0, 10.0)
+    pt.order_placed(sp, 1.0, 20.0)
+    pt.received(sp, 3.0, 20.0, 0.0)
+    assert [list(x) for x in pt.pending] == [[6.0, 10.0]]
+    pt.daily(6.5)
+    assert mon.rows == []
+    pt.daily(7.5)
+    assert [(r["time"], r["kind"]) for r in mon.rows] == [(7.5, "late_delivery")]
+    assert "placed on day 1, was expected by day 6" in mon.rows[0]["message"]
+    pt.received(sp, 8.0, 10.0, 0.0)  # the last units: the episode ends at the receipt
+    assert not pt.pending and mon.active == {}
+
+
 def test_rolling_sum_and_smoothing():
     r = Rolling(3)
     for x in (1.0, 2.0, 3.0, 4.0):

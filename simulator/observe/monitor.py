@@ -197,7 +197,8 @@ class Monitor:
         self._down = {w.supplier.id: w for w in self.suppliers}
         self.points: list[_Point] = []
         if self.kinds:
-            net.attach(self._point)
+            for sp in net.stock.values():
+                sp.listener = self._point(sp)  # wraps (and calls first) the listener it had
         if self.kinds & DAILY:
             self._callbacks = [self._tick]
             self._day = 1
@@ -295,19 +296,29 @@ class _SupplierWatch:
 
 
 class _Point(StockListener):
-    """The monitor's state for one stock point (a listener of its hooks)."""
+    """The monitor's state for one stock point: a listener of its hooks that passes each
+    hook on to the listener the stock point had before (``inner``) first, so the hottest
+    hook, ``demand``, costs one call more instead of a :class:`Fanout` loop."""
 
     def __init__(self, mon: Monitor, sp: Any, forecast: Any, own: SmoothedDemand | None,
                  delay: float, supplier: _SupplierWatch | None):
         st = mon.settings
         self.mon = mon
         self.sp = sp
+        inner = sp.listener
+        self._inner_demand = inner.demand
+        self._inner_placed = inner.order_placed
+        self._inner_received = inner.received
         self.wh, self.pid = sp.warehouse, sp.product
         self.forecast = forecast
         self.own = own
         self.lead = sp.context.lead_time_mean
         self.delay = delay
         self.tolerance = st.late_tolerance
+        self.low_days = st.low_stock_days
+        self.over_days = st.overstock_days
+        self.target = st.service_target
+        self.limit = st.bias_limit
         self.supplier = supplier
         level = getattr(sp.policy, "reorder_level", None)
         top = getattr(sp.policy, "order_up_to", None)
@@ -316,10 +327,13 @@ class _Point(StockListener):
             else float(level)
         kinds = mon.kinds
         self.watch_out = "stockout" in kinds
+        self.daily_checks = [getattr(self, "_" + k) for k in _DAILY_ORDER if k in kinds]
+        self.bias = "forecast_bias" in kinds
+        self.service = "service_drop" in kinds
+        self.on: set[str] = set()  # kinds active at this stock point
         self.day_demand = 0.0
         self.day_filled = 0.0
         self.out = False
-        self.late = False
         #: outstanding replenishment orders, oldest first: [expected arrival, units owed]
         self.pending: deque[list[float]] = deque()
         self.placed: deque[float] = deque()  # their placement times (for messages)
@@ -328,9 +342,22 @@ class _Point(StockListener):
         self.abs_errors = Rolling(st.bias_window)
         self.demanded = Rolling(st.service_window)
         self.filled = Rolling(st.service_window)
+        # filled by daily() for the checks
+        self.late_units = 0.0
+        self.next_due = math.inf
+
+    def _start(self, kind: str, now: float, message: str) -> None:
+        self.on.add(kind)
+        self.mon.start(kind, self.wh, self.pid, now, message)
+
+    def _clear(self, kind: str) -> None:
+        if kind in self.on:
+            self.on.discard(kind)
+            self.mon.clear(kind, self.wh, self.pid)
 
     # -- hooks (per event: O(1)) ----------------------------------------------------------
     def demand(self, sp: Any, now: float, qty: float, shipped: float, lost: float) -> None:
+        self._inner_demand(sp, now, qty, shipped, lost)
         self.day_demand += qty
         self.day_filled += shipped
         if sp.on_hand <= 0.0 and not self.out and (lost > 0 or sp.backorders > 0):
@@ -338,13 +365,15 @@ class _Point(StockListener):
             if self.watch_out:
                 what = f"{_g(lost)} units lost" if lost > 0 else \
                     f"{_g(sp.backorders)} units backordered"
-                self.mon.start("stockout", self.wh, self.pid, now, f"out of stock: {what}")
+                self._start("stockout", now, f"out of stock: {what}")
 
     def order_placed(self, sp: Any, now: float, qty: float) -> None:
+        self._inner_placed(sp, now, qty)
         self.pending.append([now + self.delay, qty])
         self.placed.append(now)
 
     def received(self, sp: Any, now: float, qty: float, shipped: float) -> None:
+        self._inner_received(sp, now, qty, shipped)
         left = qty
         pending = self.pending
         while pending and left > EPS:
@@ -358,139 +387,141 @@ class _Point(StockListener):
                 left = 0.0
         if self.out and sp.on_hand > 0:
             self.out = False
-            self.mon.clear("stockout", self.wh, self.pid)
-        if self.late and (not pending or pending[0][0] + self.tolerance >= now):
-            self.late = False
-            self.mon.clear("late_delivery", self.wh, self.pid)
+            self._clear("stockout")
+        if "late_delivery" in self.on and (not pending
+                                           or pending[0][0] + self.tolerance >= now):
+            self._clear("late_delivery")
 
     # -- the daily check ------------------------------------------------------------------
     def daily(self, now: float) -> None:
         """The day ending now: update the forecast and the windows, then evaluate."""
-        demand, filled = self.day_demand, self.day_filled
+        demand = self.day_demand
+        if self.bias:
+            err = demand - self.prev
+            self.errors.push(err)
+            self.abs_errors.push(abs(err))
+        if self.service:
+            self.demanded.push(demand)
+            self.filled.push(self.day_filled)
         self.day_demand = self.day_filled = 0.0
-        err = demand - self.prev
-        self.errors.push(err)
-        self.abs_errors.push(abs(err))
-        self.demanded.push(demand)
-        self.filled.push(filled)
-        if self.own is not None:
-            self.own.update(demand)
-        self.prev = self.forecast.total(1.0)
-        kinds = self.mon.kinds
-        late_units, next_due = self._pipeline(now)
-        if "late_delivery" in kinds:
-            self._late(now, late_units)
-        if "projected_stockout" in kinds:
-            self._projection(now, late_units, next_due)
-        if "low_stock" in kinds:
-            self._low(now)
-        if "overstock" in kinds:
-            self._overstock(now)
-        if "service_drop" in kinds:
-            self._service(now)
-        if "forecast_bias" in kinds:
-            self._bias(now)
+        own = self.own
+        if own is not None:  # SmoothedDemand.update and .total(1), inlined (once a day)
+            err = demand - own.level
+            own.var += own.alpha * (err * err - own.var)
+            own.level += own.alpha * err
+            self.prev = own.level
+        else:
+            self.prev = self.forecast.total(1.0)
+        if self.pending:
+            self._pipeline(now)
+        else:
+            self.late_units, self.next_due = 0.0, math.inf
+        for check in self.daily_checks:
+            check(now)
 
-    def _pipeline(self, now: float) -> tuple[float, float]:
-        """(units overdue beyond the tolerance, expected arrival of the first outstanding
-        order still expected after now, or inf); O(overdue orders + 1)."""
+    def _pipeline(self, now: float) -> None:
+        """Set ``late_units`` (units overdue beyond the tolerance) and ``next_due`` (the
+        expected arrival of the first outstanding order still expected after now, or inf);
+        O(overdue orders + 1)."""
         late = 0.0
         tol = self.tolerance
+        due = math.inf
         for due, owed in self.pending:
             if due > now:
-                return late, due
+                break
             if due + tol < now:
                 late += owed
-        return late, math.inf
+        else:
+            due = math.inf
+        self.late_units, self.next_due = late, due
 
-    def _late(self, now: float, late_units: float) -> None:
-        if late_units > EPS:
-            if not self.late:
-                self.late = True
-                due = self.pending[0][0]
-                self.mon.start("late_delivery", self.wh, self.pid, now,
-                               f"{_g(late_units)} units ordered are overdue: the oldest "
-                               f"order, placed on day {_g(self.placed[0])}, was expected "
-                               f"by day {_g(due)}")
-        elif self.late:
-            self.late = False
-            self.mon.clear("late_delivery", self.wh, self.pid)
+    def _late_delivery(self, now: float) -> None:
+        if self.late_units <= EPS:
+            self._clear("late_delivery")
+        elif "late_delivery" not in self.on:
+            self._start("late_delivery", now,
+                        f"{_g(self.late_units)} units ordered are overdue: the oldest order, "
+                        f"placed on day {_g(self.placed[0])}, was expected by day "
+                        f"{_g(self.pending[0][0])}")
 
-    def _projection(self, now: float, late_units: float, next_due: float) -> None:
+    def _projected_stockout(self, now: float) -> None:
         sp, fc = self.sp, self.forecast
-        position = sp.on_hand + sp.on_order - sp.backorders - late_units
+        position = sp.on_hand + sp.on_order - sp.backorders - self.late_units
         need = fc.total(self.lead)
         down = self.supplier is not None and self.supplier.down
-        until = self.lead if down or next_due == math.inf else next_due - now
+        until = self.lead if down or self.next_due == math.inf else self.next_due - now
         net = sp.on_hand - sp.backorders
         cover = fc.total(until)
+        if position - need >= -EPS and net - cover >= -EPS:
+            self._clear("projected_stockout")
+            return
+        if self.out or "projected_stockout" in self.on:  # out of stock: the stockout says it
+            return
         if position - need < -EPS:
             msg = (f"position {_g(position)} (overdue units left out) is below forecast "
                    f"demand {_g(need)} ± {_g(math.sqrt(fc.error_variance() * self.lead))} "
                    f"over the lead time of {_g(self.lead)} days")
-        elif net - cover < -EPS:
+        else:
             msg = (f"{_g(net)} units on hand cannot cover forecast demand {_g(cover)} until "
                    f"the next expected arrival in {_g(until)} days")
-        else:
-            self.mon.clear("projected_stockout", self.wh, self.pid)
-            return
-        if not self.out:  # already out of stock: the stockout says it
-            self.mon.start("projected_stockout", self.wh, self.pid, now, msg)
+        self._start("projected_stockout", now, msg)
 
-    def _low(self, now: float) -> None:
-        position = self.sp.position
+    def _low_stock(self, now: float) -> None:
+        position = self.sp.on_hand + self.sp.on_order - self.sp.backorders
         if self.level is not None:
-            if position <= self.level:
-                self.mon.start("low_stock", self.wh, self.pid, now,
-                               f"position {_g(position)} at or below the reorder level "
-                               f"{_g(self.level)}")
-                return
+            low = position <= self.level
         else:
-            days = self.mon.settings.low_stock_days
-            rate = self.prev
-            if position < days * rate - EPS:
+            days = self.low_days
+            low = position < days * self.prev - EPS
+        if not low:
+            self._clear("low_stock")
+        elif "low_stock" not in self.on:
+            if self.level is not None:
+                msg = f"position {_g(position)} at or below the reorder level {_g(self.level)}"
+            else:
+                rate = self.prev
                 cover = f"covers {_g(position / rate)} days of forecast demand" if rate > 0 \
                     else "is below 0"
-                self.mon.start("low_stock", self.wh, self.pid, now,
-                               f"position {_g(position)} {cover} (below {_g(days)} days)")
-                return
-        self.mon.clear("low_stock", self.wh, self.pid)
+                msg = f"position {_g(position)} {cover} (below {_g(days)} days)"
+            self._start("low_stock", now, msg)
 
     def _overstock(self, now: float) -> None:
         on_hand, rate = self.sp.on_hand, self.prev
-        days = self.mon.settings.overstock_days
-        if on_hand > EPS and on_hand > days * rate + EPS:
+        days = self.over_days
+        if not (on_hand > EPS and on_hand > days * rate + EPS):
+            self._clear("overstock")
+        elif "overstock" not in self.on:
             cover = f"covers {_g(on_hand / rate)} days" if rate > 0 else \
                 "has no forecast demand to cover"
-            self.mon.start("overstock", self.wh, self.pid, now,
-                           f"{_g(on_hand)} units on hand {cover} (limit {_g(days)} days)")
-        else:
-            self.mon.clear("overstock", self.wh, self.pid)
+            self._start("overstock", now,
+                        f"{_g(on_hand)} units on hand {cover} (limit {_g(days)} days)")
 
-    def _service(self, now: float) -> None:
-        target = self.mon.settings.service_target
+    def _service_drop(self, now: float) -> None:
+        target = self.target
         demanded = self.demanded.total
-        if self.demanded.full and demanded > EPS:
-            rate = self.filled.total / demanded
-            if rate < target - EPS:
-                days = len(self.demanded.buf)
-                self.mon.start("service_drop", self.wh, self.pid, now,
-                               f"fill rate {rate:.3f} over the last {days} days is below the "
-                               f"target {_g(target)}")
-                return
-        self.mon.clear("service_drop", self.wh, self.pid)
+        rate = self.filled.total / demanded if self.demanded.full and demanded > EPS else 1.0
+        if rate >= target - EPS:
+            self._clear("service_drop")
+        elif "service_drop" not in self.on:
+            self._start("service_drop", now,
+                        f"fill rate {rate:.3f} over the last {len(self.demanded.buf)} days "
+                        f"is below the target {_g(target)}")
 
-    def _bias(self, now: float) -> None:
-        limit = self.mon.settings.bias_limit
+    def _forecast_bias(self, now: float) -> None:
+        limit = self.limit
         n = len(self.errors.buf)
         mad = self.abs_errors.total / n
-        if self.errors.full and mad > EPS:
-            signal = self.errors.total / mad
-            if abs(signal) > limit:
-                side = "demand above forecast" if signal > 0 else "demand below forecast"
-                self.mon.start("forecast_bias", self.wh, self.pid, now,
-                               f"tracking signal {signal:+.2f} (cumulative error "
-                               f"{_g(self.errors.total)} units / MAD {_g(mad)} over {n} "
-                               f"days) beyond ±{_g(limit)}: {side}")
-                return
-        self.mon.clear("forecast_bias", self.wh, self.pid)
+        signal = self.errors.total / mad if self.errors.full and mad > EPS else 0.0
+        if abs(signal) <= limit:
+            self._clear("forecast_bias")
+        elif "forecast_bias" not in self.on:
+            side = "demand above forecast" if signal > 0 else "demand below forecast"
+            self._start("forecast_bias", now,
+                        f"tracking signal {signal:+.2f} (cumulative error "
+                        f"{_g(self.errors.total)} units / MAD {_g(mad)} over {n} days) "
+                        f"beyond ±{_g(limit)}: {side}")
+
+
+#: the order of the daily checks of a stock point (late first: the projection reads it)
+_DAILY_ORDER = ("late_delivery", "projected_stockout", "low_stock", "overstock",
+                "service_drop", "forecast_bias")
