@@ -6,8 +6,6 @@ lead times, so every warning time is exact and worked out by hand in the test's 
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 import simulator
+from simulator.cli import main
 from simulator.errors import ScenarioError, UserError
 from simulator.model import Network
 from simulator.observe.monitor import Monitor, Rolling, SmoothedDemand
@@ -299,7 +298,8 @@ def test_rolling_sum_and_smoothing():
     ("  low_stock_dayz: 3\n", "warnings.low_stock_dayz", "unknown key"),
     ("  enabled: [stockout]\n  disabled: [stockout]\n", "warnings", "both enabled and disabled"),
 ])
-def test_bad_warnings_keys_are_reported_with_file_and_line(tmp_path, body, key, fragment):
+def test_bad_warnings_keys_are_reported_with_file_and_line(tmp_path, capsys, body, key,
+                                                            fragment):
     text = (ROOT / "scenarios" / "quickstart.yaml").read_text() + "\nwarnings:\n" + body
     path = tmp_path / "s.yaml"
     path.write_text(text)
@@ -311,10 +311,9 @@ def test_bad_warnings_keys_are_reported_with_file_and_line(tmp_path, body, key, 
     line = len(text.splitlines()) if key != "warnings" else len(text.splitlines()) - 2
     assert (p.key, p.line) == (key, line) and fragment in p.message, str(p)
     assert str(p) == f"{path}:{line}: {key}: {p.message}"
-    cli = subprocess.run([sys.executable, "-m", "simulator", "validate", str(path)],
-                         capture_output=True, text=True)
-    assert cli.returncode == 2 and "Traceback" not in cli.stderr
-    assert f"{path}:{line}: {key}:" in cli.stderr + cli.stdout
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr()
+    assert f"{path}:{line}: {key}:" in out.err + out.out and "Traceback" not in out.err
 
 
 def test_warnings_defaults_and_a_scenario_without_the_key_unchanged():
