@@ -278,8 +278,8 @@ def test_receipts_settle_the_oldest_order_first_when_orders_cross():
 def test_rolling_sum_and_smoothing():
     r = Rolling(3)
     for x in (1.0, 2.0, 3.0, 4.0):
-        r.push(x)
-    assert r.full and r.total == 9.0
+        r.push(x, -2 * x)
+    assert r.full and (r.total_a, r.total_b) == (9.0, -18.0)
     f = SmoothedDemand(10.0, 0.5)
     f.update(14.0)  # error 4: level 12, variance 0.5 * 16
     assert (f.level, f.error_variance(), f.total(3)) == (12.0, 8.0, 36.0)

@@ -124,26 +124,32 @@ class SmoothedDemand:
 
 
 class Rolling:
-    """The sum of the last ``n`` values pushed (O(1) per push; recomputed exactly from the
-    window each time it wraps, so rounding cannot accumulate)."""
+    """The sums of the last ``n`` pairs of values pushed (two series in step; O(1) per
+    push; recomputed exactly from the window each time it wraps, so rounding cannot
+    accumulate)."""
 
-    __slots__ = ("buf", "full", "i", "total")
+    __slots__ = ("a", "b", "full", "i", "n", "total_a", "total_b")
 
     def __init__(self, n: int):
-        self.buf = [0.0] * n
+        self.a = [0.0] * n
+        self.b = [0.0] * n
+        self.n = n
         self.i = 0
         self.full = False
-        self.total = 0.0
+        self.total_a = self.total_b = 0.0
 
-    def push(self, x: float) -> None:
-        buf, i = self.buf, self.i
-        self.total += x - buf[i]
-        buf[i] = x
+    def push(self, x: float, y: float) -> None:
+        a, b, i = self.a, self.b, self.i
+        self.total_a += x - a[i]
+        self.total_b += y - b[i]
+        a[i] = x
+        b[i] = y
         i += 1
-        if i == len(buf):
+        if i == self.n:
             i = 0
             self.full = True
-            self.total = math.fsum(buf)
+            self.total_a = math.fsum(a)
+            self.total_b = math.fsum(b)
         self.i = i
 
 
@@ -338,10 +344,8 @@ class _Point(StockListener):
         self.pending: deque[list[float]] = deque()
         self.placed: deque[float] = deque()  # their placement times (for messages)
         self.prev = forecast.total(1.0)  # forecast of the day now running (units)
-        self.errors = Rolling(st.bias_window)
-        self.abs_errors = Rolling(st.bias_window)
-        self.demanded = Rolling(st.service_window)
-        self.filled = Rolling(st.service_window)
+        self.errors = Rolling(st.bias_window)  # forecast errors, their absolute values
+        self.window = Rolling(st.service_window)  # units demanded, units filled at once
         # filled by daily() for the checks
         self.late_units = 0.0
         self.next_due = math.inf
@@ -398,11 +402,9 @@ class _Point(StockListener):
         demand = self.day_demand
         if self.bias:
             err = demand - self.prev
-            self.errors.push(err)
-            self.abs_errors.push(abs(err))
+            self.errors.push(err, abs(err))
         if self.service:
-            self.demanded.push(demand)
-            self.filled.push(self.day_filled)
+            self.window.push(demand, self.day_filled)
         self.day_demand = self.day_filled = 0.0
         own = self.own
         if own is not None:  # SmoothedDemand.update and .total(1), inlined (once a day)
@@ -437,7 +439,8 @@ class _Point(StockListener):
 
     def _late_delivery(self, now: float) -> None:
         if self.late_units <= EPS:
-            self._clear("late_delivery")
+            if "late_delivery" in self.on:
+                self._clear("late_delivery")
         elif "late_delivery" not in self.on:
             self._start("late_delivery", now,
                         f"{_g(self.late_units)} units ordered are overdue: the oldest order, "
@@ -446,14 +449,17 @@ class _Point(StockListener):
 
     def _projected_stockout(self, now: float) -> None:
         sp, fc = self.sp, self.forecast
-        position = sp.on_hand + sp.on_order - sp.backorders - self.late_units
-        need = fc.total(self.lead)
+        net = sp.on_hand - sp.backorders
+        position = net + sp.on_order - self.late_units
         down = self.supplier is not None and self.supplier.down
         until = self.lead if down or self.next_due == math.inf else self.next_due - now
-        net = sp.on_hand - sp.backorders
-        cover = fc.total(until)
+        if self.own is not None:  # its total(t) is level * t
+            need, cover = self.prev * self.lead, self.prev * until
+        else:
+            need, cover = fc.total(self.lead), fc.total(until)
         if position - need >= -EPS and net - cover >= -EPS:
-            self._clear("projected_stockout")
+            if "projected_stockout" in self.on:
+                self._clear("projected_stockout")
             return
         if self.out or "projected_stockout" in self.on:  # out of stock: the stockout says it
             return
@@ -474,7 +480,8 @@ class _Point(StockListener):
             days = self.low_days
             low = position < days * self.prev - EPS
         if not low:
-            self._clear("low_stock")
+            if "low_stock" in self.on:
+                self._clear("low_stock")
         elif "low_stock" not in self.on:
             if self.level is not None:
                 msg = f"position {_g(position)} at or below the reorder level {_g(self.level)}"
@@ -489,7 +496,8 @@ class _Point(StockListener):
         on_hand, rate = self.sp.on_hand, self.prev
         days = self.over_days
         if not (on_hand > EPS and on_hand > days * rate + EPS):
-            self._clear("overstock")
+            if "overstock" in self.on:
+                self._clear("overstock")
         elif "overstock" not in self.on:
             cover = f"covers {_g(on_hand / rate)} days" if rate > 0 else \
                 "has no forecast demand to cover"
@@ -498,27 +506,31 @@ class _Point(StockListener):
 
     def _service_drop(self, now: float) -> None:
         target = self.target
-        demanded = self.demanded.total
-        rate = self.filled.total / demanded if self.demanded.full and demanded > EPS else 1.0
+        w = self.window
+        demanded = w.total_a
+        rate = w.total_b / demanded if w.full and demanded > EPS else 1.0
         if rate >= target - EPS:
-            self._clear("service_drop")
+            if "service_drop" in self.on:
+                self._clear("service_drop")
         elif "service_drop" not in self.on:
             self._start("service_drop", now,
-                        f"fill rate {rate:.3f} over the last {len(self.demanded.buf)} days "
+                        f"fill rate {rate:.3f} over the last {w.n} days "
                         f"is below the target {_g(target)}")
 
     def _forecast_bias(self, now: float) -> None:
         limit = self.limit
-        n = len(self.errors.buf)
-        mad = self.abs_errors.total / n
-        signal = self.errors.total / mad if self.errors.full and mad > EPS else 0.0
+        e = self.errors
+        n = e.n
+        mad = e.total_b / n
+        signal = e.total_a / mad if e.full and mad > EPS else 0.0
         if abs(signal) <= limit:
-            self._clear("forecast_bias")
+            if "forecast_bias" in self.on:
+                self._clear("forecast_bias")
         elif "forecast_bias" not in self.on:
             side = "demand above forecast" if signal > 0 else "demand below forecast"
             self._start("forecast_bias", now,
                         f"tracking signal {signal:+.2f} (cumulative error "
-                        f"{_g(self.errors.total)} units / MAD {_g(mad)} over {n} days) "
+                        f"{_g(e.total_a)} units / MAD {_g(mad)} over {n} days) "
                         f"beyond ±{_g(limit)}: {side}")
 
 
