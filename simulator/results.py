@@ -208,7 +208,8 @@ class Results:
                f"{self.scenario.warmup:g}-{self.scenario.horizon:g} measured"
         if n > 1:
             head += " (mean ± 95% CI half-width)"
-        return head + "\n" + wide.to_string() + self._customer_table() + self._supplier_table()
+        return head + "\n" + wide.to_string() + self._customer_table() + \
+            self._supplier_table() + self._warning_table()
 
     def _customer_table(self) -> str:
         """Customers' order service (one row each)."""
@@ -245,6 +246,30 @@ class Results:
         wide = wide.reindex(limited)[[c for c in cols if c in wide.columns]]
         wide.columns.name = None
         return "\n\n" + wide.to_string()
+
+    @property
+    def warning_counts(self) -> pd.DataFrame:
+        """Warnings per kind: ``kind``, ``severity``, ``count`` (over all replications) and
+        ``per_replication`` (count / replications), most frequent first (ties: by kind)."""
+        w = self.warnings
+        if w.empty:
+            return pd.DataFrame({"kind": pd.Series(dtype=str), "severity": pd.Series(dtype=str),
+                                 "count": pd.Series(dtype=int),
+                                 "per_replication": pd.Series(dtype=float)})
+        out = w.groupby(["kind", "severity"]).size().reset_index(name="count")
+        out["per_replication"] = out["count"] / self.scenario.replications
+        out = out.sort_values(["count", "kind"], ascending=[False, True], kind="stable")
+        return out.reset_index(drop=True)
+
+    def _warning_table(self) -> str:
+        """Warning counts per kind (all warnings are in warnings.csv)."""
+        counts = self.warning_counts
+        if counts.empty:
+            return ""
+        shown = counts.set_index("kind")[["severity", "count", "per_replication"]]
+        shown = shown.assign(per_replication=shown["per_replication"].map(lambda x: f"{x:.3g}"))
+        shown.index.name = "warnings"
+        return "\n\n" + shown.to_string()
 
     # -- disk -------------------------------------------------------------------
     def save(self, out: str | os.PathLike[str] | outdir.Claim, overwrite: bool = False) -> Path:

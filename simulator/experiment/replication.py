@@ -9,6 +9,7 @@ from simulator.model import Network
 from simulator.observe import sanity
 from simulator.observe.customers import CustomerCollector
 from simulator.observe.metrics import MetricsCollector
+from simulator.observe.monitor import Monitor, Row, policy_forecast
 from simulator.observe.suppliers import SupplierMetrics
 from simulator.scenario.models import Scenario
 
@@ -28,22 +29,29 @@ class ReplicationResult:
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int,
-                    progress: Callable[[float], None] | None = None) -> ReplicationResult:
+                    progress: Callable[[float], None] | None = None,
+                    on_warning: Callable[[Row], Any] | None = None) -> ReplicationResult:
     """Simulate replication ``replication`` of ``scenario`` with run seed ``seed``.
 
     ``progress``, if given, is called with the share of the horizon just simulated
     (the run is then advanced in steps; the results are the same either way).
+    ``on_warning``, if given, is called with each warning row as it is reported: the warning
+    monitor's during the run (if the scenario has ``warnings:``), the sanity checks' at its end.
     """
     net = Network(scenario, replication, seed)
     metrics = MetricsCollector(net)
     supplier_metrics = SupplierMetrics(net)
     customer_metrics = CustomerCollector(net)
+    monitor = None if scenario.warnings is None else \
+        Monitor(net, scenario.warnings, policy_forecast, on_warning)
     net.start()
     if scenario.warmup > 0:
         _advance(net, 0.0, scenario.warmup, scenario.horizon, progress)
         metrics.reset(scenario.warmup)
         supplier_metrics.reset(scenario.warmup)
         customer_metrics.reset(scenario.warmup)
+        if monitor is not None:
+            monitor.reset(scenario.warmup)
     _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
@@ -53,7 +61,11 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     specs = {(w.id, pid): inv.policy for w in scenario.warehouses
              for pid, inv in w.inventory.items()}
     used = {f"{w}/{p}": _resolved(specs[(w, p)], sp.policy) for (w, p), sp in net.stock.items()}
-    warnings = sanity.check(replication, scenario.horizon, metrics.stats, rows)
+    found = sanity.check(replication, scenario.horizon, metrics.stats, rows)
+    if on_warning is not None:
+        for row in found:
+            on_warning(dict(row))
+    warnings = (monitor.rows if monitor is not None else []) + found
     return ReplicationResult(replication, rows, warnings, used, suppliers, customers)
 
 

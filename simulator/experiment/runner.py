@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import datetime, timezone
 from typing import Any
@@ -22,7 +22,9 @@ from simulator.results import Results
 from simulator.scenario import Scenario, derive, load, locate
 
 
-def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[ReplicationResult]:
+def _serial(sc: Scenario, seed: int, reps: range, bar: Any,
+            on_warning: Callable[[dict[str, Any]], Any] | None = None,
+            ) -> Iterator[ReplicationResult]:
     for r in reps:
         done = 0.0
 
@@ -31,7 +33,7 @@ def _serial(sc: Scenario, seed: int, reps: range, bar: Any) -> Iterator[Replicat
             done += share
             bar.update(share)
 
-        res = run_replication(sc, r, seed, tick if not bar.disable else None)
+        res = run_replication(sc, r, seed, tick if not bar.disable else None, on_warning)
         bar.update(1.0 - done)
         yield res
 
@@ -46,14 +48,20 @@ def _one(args: tuple[Scenario, int, int]) -> ReplicationResult:
     return run_replication(*args)
 
 
-def _parallel(sc: Scenario, seed: int, reps: range, jobs: int,
-              bar: Any) -> Iterator[ReplicationResult]:
+def _parallel(sc: Scenario, seed: int, reps: range, jobs: int, bar: Any,
+              on_warning: Callable[[dict[str, Any]], Any] | None = None,
+              ) -> Iterator[ReplicationResult]:
     # simulator.experiment.pool: a worker that raises, dies or is interrupted stops every
-    # worker at once and the error reaches the caller; results come in replication order
+    # worker at once and the error reaches the caller; results come in replication order.
+    # A worker cannot call back into this process: on_warning is called here with each
+    # replication's warnings, in order, when its result arrives
     tasks = ((sc, r, seed) for r in reps)
     with closing(run_tasks(_one, tasks, jobs, initializer=_use_path,
                            initargs=(list(sys.path),))) as results:
         for res in results:
+            if on_warning is not None:
+                for row in res.warnings:
+                    on_warning(dict(row))
             yield res
             bar.update(1)
 
@@ -106,7 +114,8 @@ def _source(scenario: Any) -> Any:
 
 def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         jobs: int = 1, progress: bool | None = None,
-        max_events: float | None = DEFAULT_MAX_EVENTS) -> Results:
+        max_events: float | None = DEFAULT_MAX_EVENTS,
+        on_warning: Callable[[dict[str, Any]], Any] | None = None) -> Results:
     """Run a scenario and return its :class:`~simulator.results.Results`.
 
     Parameters
@@ -125,6 +134,12 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         Refuse runs estimated at more events than this (customer orders and reviews over
         all replications; default 5e8, about a quarter of an hour on one core); None or
         ``inf``: no limit.
+    on_warning : callable, optional
+        Called with each warning (a dict with the ``warnings.csv`` columns) as it is
+        reported: with ``jobs=1``, the warning monitor's as they happen in simulated time
+        and the sanity checks' at the end of each replication; with worker processes, which
+        cannot call back, all of a replication's warnings when its result arrives, in
+        replication order. Either way the calls come in the order of ``warnings.csv``.
 
     Raises
     ------
@@ -136,6 +151,9 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     bound = check_max_events(max_events)
     if progress is not None and not isinstance(progress, bool):
         raise _arg("progress", f"must be True, False or None, got {progress!r}")
+    if on_warning is not None and not callable(on_warning):
+        raise _arg("on_warning", f"must be a function of one warning (a dict) or None, got "
+                                 f"{type(on_warning).__name__} {on_warning!r:.60}")
     sc = with_overrides(load(_source(scenario)), replications=replications, seed=seed)
     check_budget(sc, bound, "max_events=")
     if jobs == 0:
@@ -146,8 +164,8 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     reps = range(sc.replications)
     try:
         with _progress(sc.replications, progress) as bar:
-            it = _serial(sc, sc.seed, reps, bar) if jobs == 1 else \
-                _parallel(sc, sc.seed, reps, jobs, bar)
+            it = _serial(sc, sc.seed, reps, bar, on_warning) if jobs == 1 else \
+                _parallel(sc, sc.seed, reps, jobs, bar, on_warning)
             done = list(it)
     except UserError as exc:  # a built-in policy failing: point at the scenario's line
         exc.problems = locate(sc, exc.problems)

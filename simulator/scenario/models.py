@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -508,6 +509,56 @@ class Customer(_Model):
         return data  # type: ignore[no-any-return]
 
 
+#: the warning monitor's kinds (docs/warnings.md)
+WarningKind = Literal["low_stock", "projected_stockout", "stockout", "overstock",
+                      "late_delivery", "forecast_bias", "service_drop", "supplier_disrupted"]
+#: every kind, in the order of docs/warnings.md
+WARNING_KINDS: tuple[str, ...] = typing.get_args(WarningKind)
+#: the kinds watched when ``enabled`` is not given: all but ``forecast_bias``, whose tracking
+#: signal (cumulative error / MAD) leaves +-4 about 30 times a year on stationary demand even
+#: for an unbiased exponential smoothing forecast (docs/warnings.md)
+DEFAULT_KINDS: tuple[str, ...] = tuple(k for k in WARNING_KINDS if k != "forecast_bias")
+#: a whole number of days for a rolling window (1 to 10,000)
+WindowDays = Annotated[int, Strict(), Field(ge=1, le=10_000)]
+
+
+class Warnings(_Model):
+    """``warnings:``: the warning monitor (docs/warnings.md). Absent: no monitor; present
+    (even empty, ``warnings: {}``): every kind in ``enabled`` (default: all but
+    ``forecast_bias``) and not in ``disabled`` is watched, with these thresholds (days,
+    shares; ``alpha`` is the smoothing constant of the monitor's own daily forecast)."""
+
+    enabled: tuple[WarningKind, ...] = DEFAULT_KINDS  # type: ignore[assignment]
+    disabled: tuple[WarningKind, ...] = ()
+    #: low_stock without a policy reorder level: position below this many days of forecast
+    low_stock_days: NonNeg = 7.0
+    #: overstock: on hand above this many days of forecast demand
+    overstock_days: Pos = 120.0
+    #: late_delivery: days after the expected arrival (placed + mean lead time) before late
+    late_tolerance: NonNeg = 1.0
+    #: forecast_bias: |cumulative error / MAD| over ``bias_window`` days above this
+    bias_limit: Pos = 4.0
+    bias_window: WindowDays = 28
+    #: service_drop: fill rate over the last ``service_window`` days below ``service_target``
+    service_window: WindowDays = 28
+    service_target: Probability = 0.9
+    #: smoothing constant of the monitor's own daily demand forecast (exponential smoothing)
+    alpha: Probability = 0.1
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> Warnings:
+        """A kind named in both lists (``enabled`` given explicitly) is a contradiction."""
+        both = [k for k in self.disabled if k in self.enabled]
+        if both and "enabled" in self.model_fields_set:
+            raise ValueError(f"{', '.join(both)} cannot be both enabled and disabled")
+        return self
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """The kinds watched: enabled and not disabled."""
+        return frozenset(self.enabled) - frozenset(self.disabled)
+
+
 class Scenario(_Model):
     """A validated, immutable scenario. Build it with :func:`simulator.load`."""
 
@@ -521,6 +572,8 @@ class Scenario(_Model):
     suppliers: tuple[Supplier, ...] = ()
     warehouses: Annotated[tuple[Warehouse, ...], Field(min_length=1)]
     customers: tuple[Customer, ...] = ()
+    #: the warning monitor; None (absent): not watched
+    warnings: Warnings | None = None
 
     def product(self, pid: str) -> Product:
         """The product with id ``pid`` (a linear search: for many lookups, build a dict of
