@@ -224,3 +224,22 @@ def test_classic_rules_without_a_forecast_are_not_observed_or_prepared():
     sc = load(one_point({"type": "sS", "s": 3, "S": 13}, {"rate": 1}))
     net = Network(sc)
     assert net.observed == [] and net.stock[("w", "p")].policy.reorder_level == 3
+
+
+def test_monitor_with_a_forecast_driven_policy_changes_nothing_and_uses_its_forecast():
+    # the monitor wraps the stock point's listener: the forecast hook must still reach the
+    # metrics (forecast columns identical with the monitor on and off), and the monitor reads
+    # the policy's own forecaster
+    from simulator.observe import monitor as monitor_module
+
+    policy = {"type": "order_up_to", "forecast": {"method": "ses", "alpha": 0.2}}
+    data = one_point(policy, {"rate": 20}, horizon=300, replications=2)
+    off = simulator.run(data, progress=False)
+    data["warnings"] = {}
+    on = simulator.run(data, progress=False)
+    assert off.metrics.equals(on.metrics)
+    assert on.metrics["forecast_mae"].notna().all()
+    sc = load(data)
+    net = Network(sc)
+    assert monitor_module.policy_forecast(net.stock[("w", "p")]) is \
+        net.stock[("w", "p")].policy.forecaster

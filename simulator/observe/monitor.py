@@ -315,8 +315,9 @@ class _Point(StockListener):
         self._inner_demand = inner.demand
         self._inner_placed = inner.order_placed
         self._inner_received = inner.received
+        self._inner_forecast = inner.forecast
         self.wh, self.pid = sp.warehouse, sp.product
-        self.forecast = forecast
+        self.fc = forecast
         self.own = own
         self.lead = sp.context.lead_time_mean
         self.delay = delay
@@ -371,6 +372,9 @@ class _Point(StockListener):
                     f"{_g(sp.backorders)} units backordered"
                 self._start("stockout", now, f"out of stock: {what}")
 
+    def forecast(self, sp: Any, now: float, predicted: float, actual: float) -> None:
+        self._inner_forecast(sp, now, predicted, actual)
+
     def order_placed(self, sp: Any, now: float, qty: float) -> None:
         self._inner_placed(sp, now, qty)
         self.pending.append([now + self.delay, qty])
@@ -413,7 +417,7 @@ class _Point(StockListener):
             own.level += own.alpha * err
             self.prev = own.level
         else:
-            self.prev = self.forecast.total(1.0)
+            self.prev = self.fc.total(1.0)
         if self.pending:
             self._pipeline(now)
         else:
@@ -448,7 +452,7 @@ class _Point(StockListener):
                         f"{_g(self.pending[0][0])}")
 
     def _projected_stockout(self, now: float) -> None:
-        sp, fc = self.sp, self.forecast
+        sp, fc = self.sp, self.fc
         net = sp.on_hand - sp.backorders
         position = net + sp.on_order - self.late_units
         down = self.supplier is not None and self.supplier.down
