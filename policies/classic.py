@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import model_validator
 
 from policies.base import Finite, PolicyContext, Positive, StockView
-from policies.forecasting import Forecasting
+from policies.forecasting import Forecasting, whole_units
 
 
 class SS(Forecasting):
@@ -49,6 +49,7 @@ class SS(Forecasting):
             level = self.protected(self.lead_time + self.review_period)
             if level is not None:
                 s, big_s = level, level + (self.S - self.s)
+                return whole_units(big_s - p) if p <= s else 0.0
         return big_s - p if p <= s else 0.0
 
 
@@ -93,11 +94,11 @@ class BaseStock(Forecasting):
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
-        level = self.S
         if self.forecast is not None:
-            forecast = self.protected(self.lead_time + self.review_period)
-            level = forecast if forecast is not None else level
-        return level - p if p < level - 1e-9 else 0.0
+            level = self.protected(self.lead_time + self.review_period)
+            if level is not None:
+                return whole_units(level - p)
+        return self.S - p if p < self.S else 0.0
 
 
 class EOQ(RQ):

@@ -15,7 +15,7 @@ at the stock point that day, handed over by the model at each day's end through
 constants, ARIMA orders) are estimated once, at the end of the warm-up, from the days seen so
 far (with no warm-up they keep the method's defaults). Before the first observation the
 policy orders up to the level its context predicts (the scenario's mean demand rate), which
-is also its default initial stock.
+is also its default initial stock. Orders are rounded up to whole units.
 """
 from __future__ import annotations
 
@@ -55,6 +55,12 @@ def _forecast_spec(value: Any) -> dict[str, Any]:
 
 def _optional_spec(value: Any) -> dict[str, Any] | None:
     return None if value is None else _forecast_spec(value)
+
+
+def whole_units(gap: float) -> float:
+    """An order for a gap of ``gap`` units: rounded up to whole units (a forecast level is
+    fractional; goods come in units), none for a gap within rounding of 0."""
+    return float(math.ceil(gap - 1e-9)) if gap > 1e-9 else 0.0
 
 
 class Forecasting(Policy):
@@ -189,7 +195,8 @@ class OrderUpTo(Forecasting):
             return None
         ctx = self._ctx
         p = self.protection
-        return ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+        level = ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+        return float(math.ceil(level - 1e-9))  # whole units, as the orders
 
     def level(self) -> float:
         """The order-up-to level now (units): from the forecast, or before its first
@@ -198,8 +205,7 @@ class OrderUpTo(Forecasting):
         return level if level is not None else (self.order_up_to or 0.0)
 
     def order_quantity(self, view: StockView) -> float:
-        gap = self.level() - view.position
-        return gap if gap > 1e-9 else 0.0  # a rounding-size gap is no order
+        return whole_units(self.level() - view.position)
 
     def resolved(self) -> dict[str, Any]:
         return {"review_period": self.review_period, "service_level": self.service_level,
