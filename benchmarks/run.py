@@ -1,6 +1,7 @@
 """Time `simulator.run` against a minimal hand-written SimPy model of the same scenario.
 
-    python benchmarks/run.py [--repeat 5] [--profile] [--scenario benchmarks/bench20.yaml]
+    python benchmarks/run.py [--repeat 5] [--profile] [--warnings] [--forecast METHOD]
+                              [--scenario benchmarks/bench20.yaml]
 
 Each round runs, in this order, one replication of: our simulator, the hand-written model
 drawing one random number per numpy call ("scalar"), and the hand-written model drawing
@@ -36,8 +37,24 @@ DEFAULT_SCENARIO = HERE / "bench20.yaml"
 SHOW = ["p01", "p04", "p09", "p12", "p21", "p24"]  # a few products for the agreement check
 
 
-def run_ours(path, seed):
-    return simulator.run(str(path), replications=1, seed=seed).metrics
+def run_ours(source, seed):
+    return simulator.run(source, replications=1, seed=seed).metrics
+
+
+def ours_source(path, warnings=False, forecast=None):
+    """The scenario as our simulator runs it: the file, or (``--warnings``, ``--forecast``) a
+    mapping read from it with the warning monitor on and/or every policy forecasting."""
+    if not warnings and not forecast:
+        return str(path)
+    import yaml
+    data = yaml.safe_load(Path(path).read_text())
+    if warnings:
+        data["warnings"] = {}
+    if forecast:
+        for w in data["warehouses"]:
+            for inv in w["inventory"].values():
+                inv["policy"]["forecast"] = {"method": forecast}
+    return data
 
 
 def run_hand(path, seed, batch):
@@ -91,7 +108,7 @@ def agreement(ours, hand1, hand2):
 def profile_ours(path, seed, top=25):
     pr = cProfile.Profile()
     pr.enable()
-    run_ours(path, seed)
+    run_ours(str(path) if isinstance(path, Path) else path, seed)
     pr.disable()
     buf = io.StringIO()
     pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(top)
@@ -106,11 +123,17 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--profile", action="store_true",
                     help="also cProfile one run of our simulator, print top 25 by tottime")
+    ap.add_argument("--warnings", action="store_true",
+                    help="run ours with the warning monitor on (warnings: {})")
+    ap.add_argument("--forecast", metavar="METHOD",
+                    help="run ours with every policy forecasting (forecast: {method: METHOD}): "
+                         "s moves with the forecast; the hand-written model keeps its fixed s")
     ap.add_argument("--no-warmup", action="store_true",
                     help="count the first round too (by default an untimed warm-up round runs "
                          "first so one-time costs such as lazy imports are excluded)")
     args = ap.parse_args(argv)
     path = Path(args.scenario)
+    source = ours_source(path, args.warnings, args.forecast)
 
     print(f"Python {platform.python_version()} ({platform.machine()}), simpy {simpy.__version__}, "
           f"numpy {np.__version__}, scenario {path.name}, seed {args.seed}, {args.repeat} rounds")
@@ -120,7 +143,7 @@ def main(argv=None):
     results = {}
     first = 0 if args.no_warmup else -1
     for i in range(first, args.repeat):
-        t_o, c_o, results["ours"] = timed(run_ours, path, args.seed)
+        t_o, c_o, results["ours"] = timed(run_ours, source, args.seed)
         t_s, c_s, results["hand scalar"] = timed(run_hand, path, args.seed, False)
         t_b, c_b, results["hand batch"] = timed(run_hand, path, args.seed, True)
         label = "warm-up (not counted)" if i < 0 else f"round {i + 1}"
@@ -151,7 +174,7 @@ def main(argv=None):
     agreement(results["ours"], results["hand batch"], hand2)
 
     if args.profile:
-        profile_ours(path, args.seed)
+        profile_ours(source, args.seed)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ A policy is a small object with
 * optionally ``reorder_level``: a promise that the policy orders nothing while
   the position is above it (read once, after ``prepare``), so that continuous
   review can skip consulting it. Leave it out (or None) if the policy's
-  decision depends on anything else (time, forecasts).
+  decision depends on anything else (time). A policy that observes each day's demand
+  (``observe(units, now)``, forecast-driven) may move it: the model reads it again after
+  every observation.
 
 Built-in policies subclass :class:`Policy`, a frozen-by-convention pydantic
 model: parameters are explicit keyword arguments (``SS(s=20, S=60)``), checked

@@ -39,8 +39,12 @@ class SS(Forecasting):
         return self.S
 
     @property
-    def reorder_level(self) -> float | None:
-        return self.s if self.forecast is None else None  # a forecast moves it
+    def reorder_level(self) -> float:
+        if self.forecast is not None:  # today's s (the model reads it again every day)
+            level = self.protected(self.lead_time + self.review_period)
+            if level is not None:
+                return level
+        return self.s
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
@@ -62,7 +66,9 @@ class RQ(Forecasting):
 
     @property
     def reorder_level(self) -> float | None:
-        return self.r if self.forecast is None else None  # a forecast moves it
+        if self.forecast is not None and self.r is not None:  # today's r (read every day)
+            return self._forecast_rq(self.r, self.Q or 1.0)[0]
+        return self.r
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
@@ -89,8 +95,12 @@ class BaseStock(Forecasting):
         return self.S
 
     @property
-    def reorder_level(self) -> float | None:
-        return self.S if self.forecast is None else None  # a forecast moves it
+    def reorder_level(self) -> float:
+        if self.forecast is not None:  # today's S (the model reads it again every day)
+            level = self.protected(self.lead_time + self.review_period)
+            if level is not None:
+                return level
+        return self.S
 
     def order_quantity(self, view: StockView) -> float:
         p = view.position
@@ -127,7 +137,7 @@ class EOQ(RQ):
         level = self.protected(self.lead_time + self.review_period)
         if level is None:
             return r, q
-        ctx = self._ctx
+        ctx = self._rt.ctx
         d = self.rate()
         if ctx is not None and d > 0 and ctx.ordering_cost > 0 and ctx.holding_cost > 0:
             q = float(max(1, math.floor(math.sqrt(2 * d * ctx.ordering_cost

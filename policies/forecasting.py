@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, PrivateAttr, Strict
+from pydantic import AfterValidator, Field, Strict
 
 from policies.base import Policy, PolicyContext, StockView
 
@@ -63,6 +63,20 @@ def whole_units(gap: float) -> float:
     return float(math.ceil(gap - 1e-9)) if gap > 1e-9 else 0.0
 
 
+class _Runtime:
+    """A forecasting policy's state during a run (see :meth:`Forecasting.model_post_init`)."""
+
+    __slots__ = ("f", "ctx", "z", "history", "chosen", "level")
+
+    def __init__(self) -> None:
+        self.f: Any = None                      # the forecaster
+        self.ctx: PolicyContext | None = None
+        self.z = 0.0                            # z(service_level)
+        self.history: list[float] = []          # the warm-up days, for fitting
+        self.chosen: dict[str, Any] | None = None  # what method auto chose
+        self.level: tuple[float, float] | None = None  # (days, protected level) of today
+
+
 class Forecasting(Policy):
     """What every forecast-driven policy shares: the forecaster (``forecast``), fed one
     day's demand at a time by the model (:meth:`observe`), fitted or chosen (``auto``) at the
@@ -80,11 +94,14 @@ class Forecasting(Policy):
     forecast: Annotated[dict[str, Any] | None, AfterValidator(_optional_spec)] = None
     service_level: Annotated[float, Strict()] = Field(0.95, gt=0, lt=1)
 
-    _f: Any = PrivateAttr(default=None)
-    _ctx: PolicyContext | None = PrivateAttr(default=None)
-    _history: list[float] = PrivateAttr(default_factory=list)
-    _z: float = PrivateAttr(default=0.0)
-    _chosen: dict[str, Any] | None = PrivateAttr(default=None)
+    if TYPE_CHECKING:
+        _rt: _Runtime
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Run-time state in a plain object in the instance dict, not in pydantic private
+        # attributes: those are read through __getattr__ at ~2 us each, and a continuous
+        # review reads this state after every demand.
+        object.__setattr__(self, "_rt", _Runtime())
 
     @property
     def observes(self) -> bool:
@@ -92,10 +109,10 @@ class Forecasting(Policy):
         return self.forecast is not None
 
     def prepare(self, context: PolicyContext) -> None:
-        self._ctx = context
-        self._z = NormalDist().inv_cdf(self.service_level)
-        self._history = []
-        self._chosen = None
+        self._rt.ctx = context
+        self._rt.z = NormalDist().inv_cdf(self.service_level)
+        self._rt.history = []
+        self._rt.chosen = None
         if self.forecast is None:
             return
         import simulator.forecast as forecast
@@ -104,36 +121,37 @@ class Forecasting(Policy):
                 raise ValueError(f"forecast method auto picks a method by backtesting the "
                                  f"warm-up days: it needs a warm-up of at least "
                                  f"{AUTO_MIN_WARMUP} days (the scenario has {context.warmup:g})")
-            self._f = forecast.make({"method": "ses", "alpha": 0.2})  # until it has chosen
+            self._rt.f = forecast.make({"method": "ses", "alpha": 0.2})  # until it has chosen
         else:
-            self._f = forecast.make(self.forecast)
+            self._rt.f = forecast.make(self.forecast)
 
     @property
     def lead_time(self) -> float:
         """The mean lead time (days) from the context, 0 before prepare."""
-        return self._ctx.lead_time_mean if self._ctx is not None else 0.0
+        return self._rt.ctx.lead_time_mean if self._rt.ctx is not None else 0.0
 
     @property
     def forecaster(self) -> Any:
         """The forecaster (read it, do not update it)."""
-        return self._f
+        return self._rt.f
 
     def observe(self, units: float, now: float) -> float:
         """One day's demand (units), at the day's end ``now``; returns the one-step-ahead
         forecast that was made for that day (for forecast-accuracy metrics)."""
-        f = self._f
+        f = self._rt.f
         predicted = f.predict(1) if f.n else math.nan
-        ctx = self._ctx
+        self._rt.level = None  # the forecast moves: the protected level is computed again
+        ctx = self._rt.ctx
         warmup = ctx.warmup if ctx is not None else 0.0
         if now <= warmup:
-            self._history.append(units)
+            self._rt.history.append(units)
         f.update(units)
         if warmup > 0 and now <= warmup < now + 1:  # the last day of the warm-up: fit
             if self.forecast is not None and self.forecast["method"] == "auto":
-                self._choose(self._history)
+                self._choose(self._rt.history)
             else:
-                f.fit(self._history)
-            self._history = []
+                f.fit(self._rt.history)
+            self._rt.history = []
         return float(predicted)
 
     def _choose(self, history: list[float]) -> None:
@@ -144,30 +162,37 @@ class Forecasting(Policy):
         spec, _ = choose(history, self.forecast["methods"])  # type: ignore[index]
         f = forecast.make(spec)
         f.fit(history)
-        self._f = f
-        self._chosen = spec
+        self._rt.f = f
+        self._rt.chosen = spec
 
     def protected(self, days: float) -> float | None:
         """Forecast demand over ``days`` plus safety stock, F + z sqrt(days v) (units); None
-        before the forecaster's first observation (or without a forecast)."""
-        f = self._f
+        before the forecaster's first observation (or without a forecast). The forecast
+        changes once a day, so the value is kept until the next observation (a continuous
+        review asks after every demand)."""
+        cached = self._rt.level
+        if cached is not None and cached[0] == days:
+            return cached[1]
+        f = self._rt.f
         if f is None or not f.n:
             return None
-        return float(f.total(days) + self._z * math.sqrt(max(0.0, days * f.error_variance())))
+        value = float(f.total(days) + self._rt.z * math.sqrt(max(0.0, days * f.error_variance())))
+        self._rt.level = (days, value)
+        return value
 
     def rate(self) -> float:
         """Forecast demand per day (units): the next day's forecast, or the context's rate
         before the first observation."""  # noqa: D401
-        f = self._f
+        f = self._rt.f
         if f is not None and f.n:
             return float(f.predict(1))
-        return self._ctx.demand_rate if self._ctx is not None else 0.0
+        return self._rt.ctx.demand_rate if self._rt.ctx is not None else 0.0
 
     def forecast_resolved(self) -> dict[str, Any]:
         """The forecast entry as used (with the method ``auto`` chose)."""
         if self.forecast is None:
             return {}
-        chosen = self._chosen
+        chosen = self._rt.chosen
         return {"forecast": dict(self.forecast) if chosen is None
                 else {**self.forecast, "chosen": chosen["method"]}}
 
@@ -191,12 +216,17 @@ class OrderUpTo(Forecasting):
     @property
     def order_up_to(self) -> float | None:
         """The level before any observation (from the context's demand statistics)."""
-        if self._ctx is None:
+        if self._rt.ctx is None:
             return None
-        ctx = self._ctx
+        ctx = self._rt.ctx
         p = self.protection
-        level = ctx.demand_rate * p + self._z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
+        level = ctx.demand_rate * p + self._rt.z * math.sqrt(max(0.0, ctx.demand_var_rate * p))
         return float(math.ceil(level - 1e-9))  # whole units, as the orders
+
+    @property
+    def reorder_level(self) -> float:
+        """Today's level: no order while the position is above it (read again every day)."""
+        return self.level()
 
     def level(self) -> float:
         """The order-up-to level now (units): from the forecast, or before its first

@@ -189,9 +189,10 @@ def test_classic_rules_follow_the_forecast(policy, level):
     net = Network(sc)
     assert len(net.observed) == 1
     sp = net.stock[("w", "p")]
-    assert sp.policy.reorder_level is None  # a forecast moves it: consulted after every demand
     net.start()
     net.run(sc.horizon)
+    # the reorder level (s, r, S) follows the forecast; the model reads it every day
+    assert sp.trigger == pytest.approx(20.0) and sp.policy.reorder_level == pytest.approx(20.0)
     # from day 3 on the position after each review sits at the level the forecast sets:
     # base stock keeps position = 20 exactly; sS orders up to 30 when at or below 20
     if policy["type"] == "base_stock":

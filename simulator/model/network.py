@@ -457,6 +457,9 @@ class DailyTick:
                 raise PolicyError.from_exception(sp.key, now, exc) from exc
             sp.listener.forecast(sp, now, float(predicted) if predicted is not None
                                  else math.nan, units)
+            if sp.continuous:  # the policy's levels moved with the forecast: read them again
+                level = getattr(sp.policy, "reorder_level", None)
+                sp.trigger = math.inf if level is None else float(level)
         k = event.data + 1
         Call(self.env, k - now, TICK, self._tick, k)
 
