@@ -32,10 +32,16 @@ from simulator.scenario.models import (
     Inventory,
     OrderLine,
     Orders,
+    Pattern,
+    Period,
     Product,
+    Promotion,
+    Regime,
     Scenario,
     Supplier,
+    UpDown,
     Warehouse,
+    Warnings,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,8 +50,8 @@ REFERENCE = (DOCS / "scenario-reference.md").read_text(encoding="utf-8")
 POLICIES_DOC = (DOCS / "policies.md").read_text(encoding="utf-8")
 
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-MODELS = [Product, Supplier, Inventory, Warehouse, Demand, Customer, Orders, OrderLine,
-          Scenario]
+MODELS = [Product, Supplier, Period, UpDown, Inventory, Warehouse, Demand, Pattern, Promotion,
+          Regime, Customer, Orders, OrderLine, Warnings, Scenario]
 
 
 def code_spans(markdown: str) -> set[str]:
@@ -103,13 +109,19 @@ def test_every_metric_is_documented():
     assert [m for m in CUSTOMER_METRICS if not documented(m)] == []
 
 
-def test_every_run_flag_is_documented():
+@pytest.mark.parametrize("command", ["run", "forecast"])
+def test_every_flag_is_documented(command):
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert {"run", "validate"} <= set(sub.choices)
-    flags = [max(a.option_strings, key=len) for a in sub.choices["run"]._actions
+    assert {"run", "validate", "forecast"} <= set(sub.choices)
+    flags = [max(a.option_strings, key=len) for a in sub.choices[command]._actions
              if a.option_strings and not isinstance(a, argparse._HelpAction)]
     assert flags, "no flags found: has the parser changed shape?"
     assert [f for f in flags if not documented(f)] == []
+
+
+def test_every_forecast_method_is_documented():
+    from simulator.forecast import METHODS
+    assert [m for m in METHODS if not documented(m)] == []
 
 
 # -- scenario-reference.md: examples are real -----------------------------------------------
