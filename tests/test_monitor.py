@@ -322,3 +322,31 @@ def test_warnings_defaults_and_a_scenario_without_the_key_unchanged():
     assert Warnings(disabled=("stockout",)).kinds == w.kinds - {"stockout"}
     sc = simulator.load(point(RQ50, 100))
     assert sc.warnings is None and "warnings" not in sc.to_dict()
+
+
+def test_seasonal_scenario_warns_ahead_of_its_stockouts():
+    # the learners' scenario (scenarios/seasonal_promo.yaml): every stockout comes while a
+    # projected_stockout warning is recent (a projection stays one episode while the season
+    # ramps up, so the bound is generous), the stockouts that follow a warning come days after
+    # it (median lead at least a day), and the strike is announced the day it starts
+    import statistics
+
+    import simulator
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "seasonal_promo.yaml"
+    res = simulator.run(path, replications=2, progress=False)
+    w = res.warnings
+    leads = []
+    for _, rows in w.groupby("replication"):
+        warned = sorted(rows[rows["kind"] == "projected_stockout"]["time"])
+        outs = sorted(rows[rows["kind"] == "stockout"]["time"])
+        assert outs, "the scenario is made to run short"
+        for t in outs:
+            assert any(t - 60 <= u < t for u in warned), (t, warned)
+        for u in warned:
+            after = [t for t in outs if t > u]
+            if after:
+                leads.append(after[0] - u)
+    assert statistics.median(leads) >= 1.0, leads
+    strikes = w[w["kind"] == "supplier_disrupted"]
+    assert len(strikes) == 2 and (strikes["time"] == 170.0).all()
