@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="worker processes (0 = one per core); results do not depend on it")
     r.add_argument("--overwrite", action="store_true",
                    help="replace --out if it exists (only after the run succeeded)")
-    r.add_argument("--quiet", action="store_true", help="no progress and no table")
+    r.add_argument("--quiet", action="store_true",
+                   help="no progress, no table, only the number of warnings")
     r.add_argument("--max-events", type=float, default=None, metavar="N",
                    help="refuse runs estimated at more events than N (default 5e8, about a "
                         "quarter of an hour on one core; 'inf': no limit)")
@@ -95,7 +96,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     if not args.quiet:
         print(res.table())
-    _say_warnings(res.warnings)
+    _say_warnings(res.warnings, show=0 if args.quiet else 5)
     print(f"results written to {path}")
     return EXIT_OK
 
@@ -105,11 +106,12 @@ def _say_warnings(warnings: Any, show: int = 5) -> None:
     if warnings.empty:
         return
     n = len(warnings)
-    print(f"{n} warning{'s' * (n != 1)} (all in warnings.csv):", file=sys.stderr)
+    print(f"{n} warning{'s' * (n != 1)} (all in warnings.csv){':' if show else ''}",
+          file=sys.stderr)
     for w in warnings.head(show).itertuples(index=False):
         print(f"  replication {w.replication}, day {w.time:g}, {w.warehouse}/{w.product}: "
               f"{w.kind}: {w.message}", file=sys.stderr)
-    if n > show:
+    if 0 < show < n:
         print(f"  ... and {n - show} more", file=sys.stderr)
 
 
