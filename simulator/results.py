@@ -93,6 +93,32 @@ def summarize_by(table: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
     return out[[*keys, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
 
 
+def summarize_warnings(scenario: Any, warnings: pd.DataFrame) -> pd.DataFrame:
+    """The monitor's warnings in the summary: per warehouse x product (a supplier's under its id,
+    product empty) and kind that occurred there, the metric ``warnings_<kind>`` = warnings per
+    replication, with mean, std and t-interval over every replication (replications without
+    one count as 0). Sanity warnings (absurd orders, ...) are left out."""
+    from simulator.scenario.models import WARNING_KINDS
+    w = warnings[warnings["kind"].isin(WARNING_KINDS)]
+    if w.empty:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    w = w.assign(product=w["product"].fillna(""), metric="warnings_" + w["kind"])
+    counts = w.groupby(["warehouse", "product", "metric", "replication"]).size()
+    table = counts.unstack("metric", fill_value=0)
+    reps = range(scenario.replications)
+    full = table.reset_index().set_index("replication")
+    rows = []
+    for (wh, pid), part in full.groupby(["warehouse", "product"]):
+        part = part.drop(columns=["warehouse", "product"]).reindex(reps, fill_value=0)
+        part = part.reset_index().assign(warehouse=str(wh), product=str(pid))
+        rows.append(part)
+    wide = pd.concat(rows, ignore_index=True)
+    metrics = tuple(c for c in table.columns)
+    ranges = {m: (0.0, math.inf) for m in metrics}
+    out = summarize_by(wide, ["warehouse", "product"], metrics, ranges)
+    return out.loc[out["mean"] > 0, SUMMARY_COLUMNS]  # kinds that occurred at that key
+
+
 def summarize_suppliers(table: pd.DataFrame) -> pd.DataFrame:
     """Supplier metrics summarised per supplier (:func:`summarize_by`)."""
     return summarize_by(table, ["supplier"], SUPPLIER_METRICS, SUPPLIER_RANGES)
@@ -156,6 +182,9 @@ class Results:
         self.scenario = scenario
         self.metrics = metrics
         self.summary = summarize(metrics)
+        if getattr(scenario, "warnings", None) is not None and not warnings.empty:
+            self.summary = pd.concat([self.summary, summarize_warnings(scenario, warnings)],
+                                     ignore_index=True)
         self.warnings = warnings
         self.info = info
         self.supplier_metrics = (pd.DataFrame(columns=SUPPLIER_COLUMNS)

@@ -350,3 +350,25 @@ def test_seasonal_scenario_warns_ahead_of_its_stockouts():
     assert statistics.median(leads) >= 1.0, leads
     strikes = w[w["kind"] == "supplier_disrupted"]
     assert len(strikes) == 2 and (strikes["time"] == 170.0).all()
+
+
+def test_warning_counts_are_in_the_summary_with_intervals():
+    # warnings_<kind> per stock point (or supplier) and kind that occurred: the mean over
+    # replications of the per-replication counts (zeros included), as warnings.csv holds them
+    import simulator
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "seasonal_promo.yaml"
+    res = simulator.run(path, replications=3, progress=False)
+    s = res.summary[res.summary["metric"].str.startswith("warnings_")]
+    w = res.warnings
+    assert len(s) > 0
+    for row in s.itertuples(index=False):
+        kind = row.metric.removeprefix("warnings_")
+        mine = w[(w["kind"] == kind) & (w["warehouse"] == row.warehouse)
+                 & (w["product"].fillna("") == row.product)]
+        per_rep = [int((mine["replication"] == r).sum()) for r in range(3)]
+        assert row.n == 3 and row.mean == pytest.approx(sum(per_rep) / 3)
+        assert row.ci95_low <= row.mean <= row.ci95_high
+    keys = {(r.warehouse, r.product, r.metric) for r in s.itertuples(index=False)}
+    assert ("sun_factory", "", "warnings_supplier_disrupted") in keys
+    assert ("sun_factory", "", "warnings_stockout") not in keys  # never occurred there
