@@ -104,7 +104,9 @@ class StockPoint:
                     queue.append([short, lane])
         if lane is not None and shipped > 0:
             lane.ship(shipped)
-        self.listener.demand(self, self.env.now, qty, shipped, lost)
+        # env._now: what the `now` property returns, read directly on the hottest path (the
+        # property call costs about 50 ns per customer order; SimPy 4 keeps the time there)
+        self.listener.demand(self, self.env._now, qty, shipped, lost)
         if self.continuous and self.on_hand + self.on_order - self.backorders <= self.trigger:
             self.review()
         return shipped
