@@ -472,7 +472,7 @@ def test_history_too_short_to_bootstrap(tmp_path):
     with pytest.raises(ScenarioError) as info:
         simulator.load(path)
     [p] = info.value.problems
-    assert p.key == "customers.0.demand.widget" and "at least 7" in p.message
+    assert p.key == "customers.0.demand.widget.history" and "at least 7" in p.message
 
 
 # -------------------------------------------------------------------------- validation
@@ -545,8 +545,7 @@ HISTORY_KEYS = {
     "history-and-rate": ("{history: h.csv, rate: 2}", "rate cannot be combined with history"),
     "history-and-pattern": ("{history: h.csv, pattern: {trend: 1}}",
                             "pattern cannot be combined"),
-    "unknown-column": ("{history: h.csv, column: nope}", "column 'nope' is not in the history"),
-    "missing-file": ("{history: missing.csv}", "cannot read"),
+    "unknown-column": ("{history: h.csv, column: nope}", "has no column 'nope'"),
 }
 
 
@@ -557,18 +556,28 @@ def test_history_keys_are_validated(tmp_path, case):
     text = edit(BASE_YAML, ("{rate: 2}", stream))
     path, p = problem_of(tmp_path, text)
     assert fragment in p.message, str(p)
-    if case == "missing-file":
-        assert (p.file, p.line, p.key) == (str(tmp_path / "missing.csv"), None, "(file)")
-    else:
-        key = "customers.0.demand.widget"
-        assert (p.file, p.key, p.line) == (str(path), key, line_of(text, "widget: {")), str(p)
+    key = {"unknown-column": "customers.0.demand.widget.column"}.get(
+        case, "customers.0.demand.widget")
+    assert (p.file, p.key, p.line) == (str(path), key, line_of(text, "widget: {")), str(p)
+
+
+def test_missing_history_file_is_reported_at_its_key_and_as_a_file(tmp_path):
+    # the file is read after the cross-checks (with the order logs): its problem comes with
+    # one at the scenario's history key, saying which stream's file failed
+    text = edit(BASE_YAML, ("{rate: 2}", "{history: missing.csv}"))
+    path = write_scenario(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        simulator.load(path)
+    found = {(p.file, p.key) for p in info.value.problems}
+    assert found == {(str(path), "customers.0.demand.widget.history"),
+                     (str(tmp_path / "missing.csv"), "(file)")}
 
 
 def test_history_without_its_products_column(tmp_path):
     write(tmp_path, "h.csv", "day,gadget\n" + "".join(f"{d},1\n" for d in range(14)))
     text = edit(BASE_YAML, ("{rate: 2}", "{history: h.csv}"))
     path, p = problem_of(tmp_path, text)
-    assert p.key == "customers.0.demand" and "no column 'widget'" in p.message, str(p)
+    assert p.key == "customers.0.demand.widget.history" and "no column 'widget'" in p.message
 
 
 def test_pattern_on_an_order_log_is_refused(tmp_path):

@@ -89,7 +89,7 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
     else:
         crossed = [lines.problem(path, msg) for path, msg in cross_check(sc)]
         if not crossed:  # references sound: read the logs, then derive from demand
-            crossed = _read_logs(sc, lines, (search or [os.getcwd()])[0])
+            crossed = _read_files(sc, lines, (search or [os.getcwd()])[0])
             if not crossed:
                 crossed = [lines.problem(path, msg) for path, msg in policy_check(sc)]
         found += crossed
@@ -97,6 +97,48 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
         found.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ScenarioError(found)
     return sc
+
+
+def _read_files(sc: Scenario, lines: LineMap, base: str) -> list[Problem]:
+    """Read the files a scenario names: order logs and daily histories."""
+    return _read_logs(sc, lines, base) + _read_histories(sc, lines, base)
+
+
+def _read_histories(sc: Scenario, lines: LineMap, base: str) -> list[Problem]:
+    """Read every ``demand.P.history`` (relative to the scenario's folder) into its stream;
+    a bad file's problems come as ``CSV:LINE: column: message`` plus one at the scenario's
+    ``history`` key; a missing column or a history too short to resample, at the key."""
+    from simulator.history import HistoryError, read_history  # numpy: only when used
+    found: list[Problem] = []
+    for i, c in enumerate(sc.customers):
+        for pid, d in c.demand.items():
+            if d.history is None:
+                continue
+            at = ("customers", i, "demand", pid, "history")
+            path = Path(base, d.history)
+            try:
+                hist = read_history(path)
+            except HistoryError as exc:
+                found.append(lines.problem(at, f"the history {str(path)!r} has problems "
+                                               "(each given with its line)"))
+                found += exc.problems
+                continue
+            column = d.column or pid
+            if column not in hist.products:
+                key = ("customers", i, "demand", pid, "column") if d.column else at
+                found.append(lines.problem(key, f"the history {str(path)!r} has no column "
+                                                f"{column!r}; its columns: "
+                                                f"{', '.join(hist.products)}"
+                                                + ("" if d.column else " (name the one to use "
+                                                   "with column:)")))
+                continue
+            if d.bootstrap and hist.weeks < 1:
+                found.append(lines.problem(at, f"the history {str(path)!r} has {hist.days} days;"
+                                               " resampling by whole weeks needs at least 7 (or "
+                                               "set bootstrap: false)"))
+                continue
+            d._history = hist
+    return found
 
 
 def _read_logs(sc: Scenario, lines: LineMap, base: str) -> list[Problem]:

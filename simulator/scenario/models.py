@@ -13,7 +13,6 @@ a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` i
 """
 from __future__ import annotations
 
-import os
 import re
 import typing
 from datetime import date
@@ -39,7 +38,6 @@ from pydantic import (
 
 import policies
 from simulator.distributions import LIMIT, TINY, Constant, Distribution, NonNeg, Pos, in_range
-from simulator.errors import ScenarioError
 
 _ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 
@@ -292,8 +290,9 @@ class Demand(_Model):
         return data
 
     @model_validator(mode="after")
-    def _history_keys(self, info: ValidationInfo) -> Demand:
-        """``rate`` and its keys, or ``history`` and its keys; read the history file."""
+    def _history_keys(self) -> Demand:
+        """``rate`` and its keys, or ``history`` and its keys (the file is read after the
+        cross-checks, with the order logs: simulator.scenario._read_files)."""
         given = self.model_fields_set
         if self.history is None:
             if self.rate is None:
@@ -306,9 +305,6 @@ class Demand(_Model):
             if key in given and not (key == "rate" and self.rate is None):
                 raise ValueError(f"{key} cannot be combined with history (a history gives "
                                  "the units per day)")
-        search = (info.context or {}).get("search") or [os.getcwd()]
-        self._history = _read_history(Path(search[0], self.history), self.column,
-                                      self.bootstrap)
         return self
 
     @property
@@ -327,24 +323,6 @@ class Demand(_Model):
         else:  # the history keys would not load without history
             data.pop("bootstrap", None)
         return data  # type: ignore[no-any-return]
-
-
-def _read_history(path: Path, column: str | None, bootstrap: bool) -> Any:
-    """The :class:`~simulator.history.DailyHistory` at ``path``; its problems raise a
-    :class:`~simulator.errors.ScenarioError` listing them as ``CSV:LINE: column: message``;
-    a missing ``column`` or a history too short to bootstrap is a ValueError (the key's)."""
-    from simulator.history import HistoryError, read_history  # numpy: only when used
-    try:
-        hist = read_history(path)
-    except HistoryError as exc:
-        raise ScenarioError(exc.problems) from None
-    if column is not None and column not in hist.products:
-        raise ValueError(f"column {column!r} is not in the history {str(path)!r}; its "
-                         f"columns: {', '.join(hist.products)}")
-    if bootstrap and hist.weeks < 1:
-        raise ValueError(f"the history {str(path)!r} has {hist.days} days; resampling by "
-                         "whole weeks needs at least 7 (or set bootstrap: false)")
-    return hist
 
 
 #: the probability that an order has a given line: in (0, 1], at least 1e-12
@@ -477,18 +455,6 @@ class Customer(_Model):
     demand: Annotated[dict[Id, Demand], Field(min_length=1), AfterValidator(_freeze)] = \
         Field(default_factory=FrozenDict, validate_default=False)
     orders: Orders | None = None
-
-    @field_validator("demand", mode="after")
-    @classmethod
-    def _history_columns(cls, value: dict[str, Demand]) -> dict[str, Demand]:
-        """A history stream without ``column`` needs a column named by its product."""
-        for pid, d in value.items():
-            hist = d.daily
-            if hist is not None and d.column is None and pid not in hist.products:
-                raise ValueError(f"{pid}.history: the history {hist.file!r} has no column "
-                                 f"{pid!r}; its columns: {', '.join(hist.products)} (name the "
-                                 f"one to use with column:)")
-        return value
 
     @property
     def sources(self) -> tuple[str, ...]:
