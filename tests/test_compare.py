@@ -216,3 +216,20 @@ def test_simulator_compare_is_callable_whatever_is_imported_first(first):
             "assert callable(simulator.compare); from simulator.compare import welch_interval")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_compare_flag_is_documented():
+    import argparse
+    from pathlib import Path
+
+    from simulator.cli import _parser
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = [max(a.option_strings, key=len) for a in sub.choices["compare"]._actions
+             if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert len(flags) == 6
+    for name in ("scenario-reference.md", "compare.md"):
+        text = (docs / name).read_text(encoding="utf-8")
+        assert [f for f in flags if f not in text] == [], name
+    assert all(f"`{c}`" in (docs / "compare.md").read_text(encoding="utf-8")
+               for c in cmp.COLUMNS)
