@@ -19,7 +19,10 @@ n pairs remain):
   scenarios had been run on independent streams, and is shown for contrast.
 
 ``width_ratio`` is the paired half-width over the Welch half-width: the share of the
-unpaired interval that common random numbers leave (well below 1 when they help).
+unpaired interval that common random numbers leave (well below 1 when they help; NaN when
+the Welch interval has zero width, i.e. both scenarios gave a constant value).
+
+``lost_units`` is both a stock-point and a customer metric; it is compared per stock point.
 """
 from __future__ import annotations
 
@@ -194,7 +197,7 @@ def _rows(base: pd.DataFrame, other: pd.DataFrame, keys: list[str], metrics: Ite
             a, b = [xa[r] for r in reps], [xb[r] for r in reps]
             paired, welch = paired_interval(a, b), welch_interval(a, b)
             pw, ww = paired.high - paired.diff, welch.high - welch.diff
-            ratio = pw / ww if ww > 0 else (math.nan if pw > 0 or math.isnan(pw) else 0.0)
+            ratio = pw / ww if ww > 0 else math.nan  # both zero: nothing to compare
             where = dict(zip(keys, key, strict=True))
             rows.append({
                 "warehouse": where.get("warehouse", ""), "product": where.get("product", ""),

@@ -6,6 +6,7 @@ import importlib
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,10 +46,13 @@ def test_scenario_against_itself_is_exactly_zero(files):
     out = simulator.compare([files["a"], files["a"]], metrics=ALL_METRICS, replications=REPS)
     assert len(out) == 3 * 3 + 2 * 2  # 3 stock points x 3 metrics, 2 customers x 2 metrics
     assert (out["n"] == REPS).all()
-    for col in ("diff", "paired_low", "paired_high", "width_ratio"):
+    for col in ("diff", "paired_low", "paired_high"):
         assert (out[col] == 0.0).all(), col
     # the unpaired interval does not know the runs are the same: it is wide
-    assert (out["welch_high"] > 0).sum() >= 10
+    wide = out["welch_high"] > 0
+    assert wide.sum() >= 10
+    assert (out.loc[wide, "width_ratio"] == 0).all()
+    assert out.loc[~wide, "width_ratio"].isna().all()  # constant values: 0 / 0
     assert out.attrs["left_out"] == {}
 
 
@@ -172,6 +176,15 @@ def _err(capsys):
     return cap.err
 
 
+def test_cli_default_folder(tmp_path, files, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "a.yaml", "a.yaml", "--replications", "2", "--quiet"]) == 0
+    (folder,) = (tmp_path / "results" / "compare").iterdir()
+    assert capsys.readouterr().out == \
+        f"comparison written to {Path('results', 'compare', folder.name, 'comparison.csv')}\n"
+    assert len(pd.read_csv(folder / "comparison.csv")) == 3 * 2
+
+
 def test_cli_missing_file(tmp_path, files, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["compare", "a.yaml", "nope.yaml", "--out", "o"]) == 2
@@ -220,7 +233,6 @@ def test_simulator_compare_is_callable_whatever_is_imported_first(first):
 
 def test_every_compare_flag_is_documented():
     import argparse
-    from pathlib import Path
 
     from simulator.cli import _parser
     docs = Path(__file__).resolve().parent.parent / "docs"
