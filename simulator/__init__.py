@@ -5,8 +5,8 @@
 >>> res.metrics, res.summary                                                     # doctest: +SKIP
 >>> res.save("results/x")                                                        # doctest: +SKIP
 
-``import simulator`` is cheap: :func:`run`, :func:`load`, :class:`Results` and
-:class:`Scenario` are imported on first use (PEP 562), so the command line does not pay
+``import simulator`` is cheap: :func:`run`, :func:`compare`, :func:`load`, :class:`Results`
+and :class:`Scenario` are imported on first use (PEP 562), so the command line does not pay
 for pandas, pydantic or SimPy before it needs them.
 """
 from __future__ import annotations
@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 from simulator.errors import Problem, ScenarioError, UserError
 
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs
+    from simulator.compare import compare
     from simulator.experiment.runner import run
     from simulator.results import Results
     from simulator.scenario import Scenario, load
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
+    "compare": "simulator.compare",
     "run": "simulator.experiment.runner",
     "Results": "simulator.results",
     "Scenario": "simulator.scenario",
@@ -40,6 +42,7 @@ __all__ = [
     "ScenarioError",
     "UserError",
     "__version__",
+    "compare",
     "load",
     "run",
 ]

@@ -1,4 +1,5 @@
-"""Command line: ``simulator run|validate SCENARIO.yaml`` (also ``python -m simulator``).
+"""Command line: ``simulator run|validate SCENARIO.yaml``, ``simulator compare A.yaml B.yaml``
+(also ``python -m simulator``).
 
 Bad input never ends in a traceback: each problem is printed as
 ``FILE:LINE: dotted.key: message`` on stderr and the exit status is 2.
@@ -55,6 +56,20 @@ def _parser() -> argparse.ArgumentParser:
                    "first origin (default: 60%% of the history, at least 14)")
     f.add_argument("--out", help="write the table as CSV here (default: HISTORY-backtest.csv "
                    "beside the history)")
+    c = sub.add_parser("compare", help="run scenarios on common random numbers and report "
+                       "paired differences against the first")
+    c.add_argument("scenarios", nargs="+", metavar="SCENARIO",
+                   help="two or more scenario files; the first is the baseline")
+    c.add_argument("--metrics", default="fill_rate,total_cost",
+                   help="comma-separated metrics (default: fill_rate,total_cost)")
+    c.add_argument("--replications", type=int, help="replications of every scenario "
+                   "(default: the first scenario's)")
+    c.add_argument("--seed", type=int, help="seed of every scenario (default: the first's)")
+    c.add_argument("--jobs", type=int, default=1,
+                   help="worker processes (0 = one per core); results do not depend on it")
+    c.add_argument("--out", help="folder for comparison.csv (default: "
+                   "results/compare/<timestamp>/)")
+    c.add_argument("--quiet", action="store_true", help="no progress and no table")
     return p
 
 
@@ -98,6 +113,36 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         print(res.table())
     _say_warnings(res.warnings, show=0 if args.quiet else 5)
     print(f"results written to {path}")
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """``simulator compare``: paired differences against the first scenario, printed and
+    saved as ``comparison.csv``."""
+    from simulator.compare import check_metrics, compare, table, write_csv
+    from simulator.experiment.runner import check_jobs
+
+    problems = []
+    if len(args.scenarios) < 2:
+        problems.append(Problem("<command line>", None, "SCENARIO",
+                                "give at least two scenario files; the first is the baseline"))
+    try:
+        check_metrics(args.metrics, "--metrics", "<command line>")
+    except UserError as exc:
+        problems += exc.problems
+    out = Path(args.out) if args.out else _default_out("compare")
+    if out.exists() and not out.is_dir():
+        problems.append(Problem("<command line>", None, "--out",
+                                f"{out} exists and is not a folder"))
+    if problems:
+        raise UserError(problems)
+    check_jobs(args.jobs)
+    result = compare(args.scenarios, metrics=args.metrics, replications=args.replications,
+                     seed=args.seed, jobs=args.jobs, progress=False if args.quiet else None)
+    path = write_csv(result, out, "--out")
+    if not args.quiet:
+        print(table(result))
+    print(f"comparison written to {path}")
     return EXIT_OK
 
 
@@ -182,6 +227,8 @@ def _main(argv: list[str] | None) -> int:
         with raise_on_sigterm():
             if args.command == "forecast":
                 return _forecast(args)
+            if args.command == "compare":
+                return _compare(args)
             return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
         for problem in exc.problems[:MAX_PROBLEMS]:
