@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 from simulator.errors import Problem, ScenarioError, UserError
 
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs
-    from simulator.compare import compare
+    from simulator.comparison import compare
     from simulator.experiment.runner import run
     from simulator.results import Results
     from simulator.scenario import Scenario, load
 
 #: public name -> module that defines it (imported on first access)
 _LAZY = {
-    "compare": "simulator.compare",
+    "compare": "simulator.comparison",
     "run": "simulator.experiment.runner",
     "Results": "simulator.results",
     "Scenario": "simulator.scenario",

@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
 def _compare(args: argparse.Namespace) -> int:
     """``simulator compare``: paired differences against the first scenario, printed and
     saved as ``comparison.csv``."""
-    from simulator.compare import check_metrics, compare, table, write_csv
+    from simulator.comparison import check_metrics, compare, table, write_csv
     from simulator.experiment.runner import check_jobs
 
     problems = []

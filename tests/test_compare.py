@@ -1,5 +1,5 @@
 """``simulator compare``: paired differences on common random numbers, with the Welch interval
-beside them (simulator/compare.py, the ``compare`` command)."""
+beside them (simulator/comparison.py, the ``compare`` command)."""
 from __future__ import annotations
 
 import importlib
@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - depends on how pytest imports the file
     from helpers_scenarios import TWO_ECHELON_YAML, edit, line_of, write_scenario
 
-cmp = importlib.import_module("simulator.compare")  # simulator.compare is the function
+cmp = importlib.import_module("simulator.comparison")
 REPS = 12
 #: the dc's widget policy changed: dc/widget and (downstream) store/widget move; dc/gadget
 #: has its own demand and lead-time streams, so with common random numbers it cannot move
@@ -223,10 +223,10 @@ def test_cli_needs_two_scenarios_and_a_folder(tmp_path, files, capsys, monkeypat
     assert "--out: f exists and is not a folder" in _err(capsys)
 
 
-@pytest.mark.parametrize("first", ["import simulator.compare", "simulator.compare"])
+@pytest.mark.parametrize("first", ["import simulator.comparison", "simulator.compare"])
 def test_simulator_compare_is_callable_whatever_is_imported_first(first):
-    code = (f"import simulator; {first}; import simulator.compare; "
-            "assert callable(simulator.compare); from simulator.compare import welch_interval")
+    code = (f"import simulator; {first}; import simulator.comparison; "
+            "assert callable(simulator.compare); from simulator.comparison import welch_interval")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -109,10 +109,10 @@ def test_every_metric_is_documented():
     assert [m for m in CUSTOMER_METRICS if not documented(m)] == []
 
 
-@pytest.mark.parametrize("command", ["run", "forecast"])
+@pytest.mark.parametrize("command", ["run", "forecast", "compare"])
 def test_every_flag_is_documented(command):
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert {"run", "validate", "forecast"} <= set(sub.choices)
+    assert {"run", "validate", "forecast", "compare"} <= set(sub.choices)
     flags = [max(a.option_strings, key=len) for a in sub.choices[command]._actions
              if a.option_strings and not isinstance(a, argparse._HelpAction)]
     assert flags, "no flags found: has the parser changed shape?"

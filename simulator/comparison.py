@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -378,16 +376,3 @@ def write_csv(comparison: pd.DataFrame, folder: str | os.PathLike[str],
         raise UserError([Problem("<command line>", None, key,
                                  f"cannot write {target}: {exc.strerror or exc}")]) from None
     return path
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`compare`: ``import simulator.compare`` binds the
-    package's ``compare`` attribute to the module when it is imported before
-    ``simulator.compare`` was first used, and ``simulator.compare(...)`` must work either way
-    (:mod:`simulator` gives the function itself when asked first)."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
