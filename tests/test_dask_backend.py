@@ -1,0 +1,168 @@
+"""The Dask backend (simulator.experiment.dask_backend): the same rows as serial and process-pool
+runs, results in task order, a failing task's exception reaches the caller as itself, identical
+calls are not merged, and Dask is only imported when a run asks for it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+import pytest
+
+import simulator
+from simulator.cli import main
+from simulator.errors import PolicyError, Problem, UserError
+
+pytest.importorskip("distributed")
+
+from simulator.experiment import dask_backend  # noqa: E402
+from simulator.experiment.runner import dask_chunk  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCENARIO = os.path.join(ROOT, "scenarios", "quickstart.yaml")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One LocalCluster of 2 worker processes for the module's run_tasks tests."""
+    with dask_backend.connect("local", 2) as c:
+        yield c
+
+
+def run_tasks(fn, tasks, client, chunk=1):
+    # the workers import this module's functions: give them the test's import path
+    return list(dask_backend.run_tasks(fn, tasks, initializer=dask_backend.add_path,
+                                       initargs=(list(sys.path),), chunk=chunk,
+                                       client=client))
+
+
+def square_late(x: int) -> int:
+    time.sleep(0.02 * (x % 3 == 0))  # some tasks finish after later ones
+    return x * x
+
+
+def fail_at_3(x: int) -> int:
+    if x == 3:
+        raise PolicyError([Problem("pol.py", 7, "warehouses.0.inventory.p.policy", "boom")])
+    return x
+
+
+def draw(_: int) -> str:
+    return os.urandom(8).hex()
+
+
+def frames(res):
+    return {"metrics": res.metrics, "summary": res.summary, "warnings": res.warnings,
+            "suppliers": res.supplier_metrics, "customers": res.customer_metrics}
+
+
+def test_dask_local_rows_are_identical_to_serial_and_process_pool():
+    # 10 replications on 2 workers: chunks of 2 (dask_chunk), so batching is exercised too
+    assert dask_chunk(10, 2) == 2
+    kwargs = dict(replications=10, seed=4, progress=False)
+    serial = simulator.run(SCENARIO, jobs=1, **kwargs)
+    pool = simulator.run(SCENARIO, jobs=2, **kwargs)
+    dask = simulator.run(SCENARIO, jobs=2, dask="local", **kwargs)
+    assert dask.info["dask"] == "local" and dask.info["jobs"] == 2
+    for name, frame in frames(serial).items():
+        pd.testing.assert_frame_equal(frames(pool)[name], frame, obj=f"pool {name}")
+        pd.testing.assert_frame_equal(frames(dask)[name], frame, obj=f"dask {name}")
+    assert serial.metrics["replication"].tolist() == sorted(serial.metrics["replication"])
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_results_come_in_task_order(client, chunk):
+    tasks = list(range(11))
+    assert run_tasks(square_late, iter(tasks), client, chunk) == [x * x for x in tasks]
+
+
+def test_no_tasks_no_results(client):
+    assert run_tasks(square_late, [], client) == []
+
+
+def test_identical_tasks_are_not_merged(client):
+    # pure=False: six submissions of the same call are six runs, not one result shared
+    assert len(set(run_tasks(draw, [0] * 6, client))) == 6
+
+
+def test_a_user_error_in_a_task_reaches_the_caller_as_itself(client):
+    with pytest.raises(PolicyError) as exc:
+        run_tasks(fail_at_3, range(8), client, chunk=2)
+    assert isinstance(exc.value, UserError)
+    assert exc.value.problems == [Problem("pol.py", 7, "warehouses.0.inventory.p.policy",
+                                          "boom")]
+    # the cluster is still usable afterwards
+    assert run_tasks(square_late, range(4), client) == [0, 1, 4, 9]
+
+
+def test_a_users_policy_failing_on_dask_ends_as_file_line_and_exit_2(tmp_path, capsys,
+                                                                       monkeypatch):
+    (tmp_path / "userpol_dask.py").write_text(textwrap.dedent('''
+        class Broken:
+            review_period = 0
+
+            def order_quantity(self, view):
+                if view.time > 3:
+                    return 1 / 0
+                return 1.0
+    '''))
+    path = tmp_path / "s.yaml"
+    path.write_text(textwrap.dedent("""\
+        name: user
+        horizon: 40
+        replications: 2
+        products: [{id: p, holding_cost: 1}]
+        suppliers: [{id: s, lead_time: 1}]
+        warehouses:
+          - id: w
+            inventory:
+              p: {source: s, policy: {type: "userpol_dask:Broken"}}
+        customers:
+          - {id: c, warehouse: w, demand: {p: {rate: 3}}}
+    """))
+    monkeypatch.chdir(tmp_path)
+    status = main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet",
+                   "--dask", "local", "--jobs", "2"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "Traceback" not in err
+    assert err.startswith(f"{tmp_path / 'userpol_dask.py'}:7: warehouses.0.inventory.p.policy: ")
+    assert "ZeroDivisionError" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_dask_is_a_clear_message_and_exit_2(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    assert main(["run", SCENARIO, "--dask", "local", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == \
+        '<command line>: --dask: install the dask extra: pip install ".[dask]"\n'
+    with pytest.raises(UserError) as exc:
+        simulator.run(SCENARIO, dask="local", progress=False)
+    assert str(exc.value) == '<arguments>: dask: install the dask extra: pip install ".[dask]"'
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad", ["", "  ", 8786, "tcp://x\n"])
+def test_a_bad_address_is_a_user_error(bad):
+    with pytest.raises(UserError) as exc:
+        simulator.run(SCENARIO, dask=bad, progress=False)
+    assert str(exc.value).startswith("<arguments>: dask: expected 'local' ")
+
+
+def test_importing_simulator_does_not_import_dask():
+    code = ("import sys, simulator, simulator.cli, simulator.experiment.runner, "
+            "simulator.experiment.dask_backend; simulator.run; "
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("tasks, slots, chunk", [(1, 2, 1), (8, 2, 1), (9, 2, 2), (10, 2, 2),
+                                                 (10_000, 2, 50), (100, 64, 1)])
+def test_chunks_give_each_worker_about_four_tasks_at_most_50_replications(tasks, slots, chunk):
+    assert dask_chunk(tasks, slots) == chunk
