@@ -166,3 +166,60 @@ def test_importing_simulator_does_not_import_dask():
                                                  (10_000, 2, 50), (100, 64, 1)])
 def test_chunks_give_each_worker_about_four_tasks_at_most_50_replications(tasks, slots, chunk):
     assert dask_chunk(tasks, slots) == chunk
+
+
+SLOW = """\
+name: slow
+horizon: 20000
+replications: 4
+products: [{id: p, holding_cost: 1}]
+suppliers: [{id: sup, lead_time: 2}]
+warehouses: [{id: w, inventory: {p: {source: sup, policy: {type: sS, s: 20, S: 60}}}}]
+customers: [{id: c, warehouse: w, demand: {p: {rate: 50}}}]
+"""
+
+
+def in_session(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                if os.getsid(int(entry)) == sid and state != "Z":
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_dask_run_quietly_and_leaves_no_process(tmp_path):
+    import signal
+
+    (tmp_path / "slow.yaml").write_text(SLOW)
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "run", "slow.yaml", "--jobs",
+                             "2", "--dask", "local", "--out", "out", "--quiet"], cwd=tmp_path,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(in_session(proc.pid)) < 4:  # this process, the tracker, two workers
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "workers never started"
+        time.sleep(0.05)
+    time.sleep(1.5)  # the workers are running replications (each takes ~10 s)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("the run did not end within 30 s")
+    assert time.monotonic() - t0 < 5  # not after the running replications
+    assert (proc.returncode, (out + err).strip()) == (130, "interrupted; no results were written")
+    while in_session(proc.pid) and time.monotonic() - t0 < 10:
+        time.sleep(0.1)
+    assert in_session(proc.pid) == [], "processes left behind"
+    assert not (tmp_path / "out").exists()

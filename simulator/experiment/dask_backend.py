@@ -26,6 +26,7 @@ import itertools
 import logging
 import os
 import pickle
+import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 
 from simulator.errors import Problem, UserError
 from simulator.experiment.pool import WorkerDied, _failure, _failure_from
+from simulator.experiment.signals import block, unblock
 
 __all__ = ["DaskWorkerDied", "check_address", "check_available", "connect", "run_tasks",
            "slots"]
@@ -108,13 +110,22 @@ def connect(address: str = "local", workers: int | None = None,
     try:
         if address == "local":
             n = workers if workers and workers > 0 else (os.cpu_count() or 1)
-            # everything on 127.0.0.1, on free ports; no dashboard (the scheduler's small
-            # HTTP server of health routes too gets a free port, not 8787)
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", scheduler_port=0, dashboard_address=None,
-                                   scheduler_kwargs={"dashboard": False,
-                                                     "dashboard_address": "127.0.0.1:0"},
-                                   silence_logs=logging.ERROR)
+            # Ctrl-C is the caller's to handle: the worker processes (and the cluster's
+            # event-loop thread, which starts them) inherit SIGINT blocked, so a terminal's
+            # SIGINT to the whole process group reaches this process only. One that comes
+            # meanwhile is delivered here when the mask is restored.
+            mask = block([signal.SIGINT])
+            try:
+                # everything on 127.0.0.1, on free ports; no dashboard (the scheduler's
+                # small HTTP server of health routes too gets a free port, not 8787)
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", scheduler_port=0,
+                                       dashboard_address=None,
+                                       scheduler_kwargs={"dashboard": False,
+                                                         "dashboard_address": "127.0.0.1:0"},
+                                       silence_logs=logging.ERROR)
+            finally:
+                unblock(mask)
             client = Client(cluster, set_as_default=False)
         else:
             try:
@@ -127,14 +138,31 @@ def connect(address: str = "local", workers: int | None = None,
         if cluster is not None:
             cluster.close()
         raise
+    finished = False
     try:
         yield client
+        finished = True
     finally:
         try:
+            if cluster is not None and not finished:
+                _kill_workers(cluster)  # a busy worker would only stop after its task
             client.close()
         finally:
             if cluster is not None:
                 cluster.close()
+
+
+def _kill_workers(cluster: Any) -> None:
+    """SIGKILL the worker processes of a LocalCluster we started (after an interrupt or a
+    failure: their work is lost anyway), so that closing it does not wait for the task each
+    is running, however long."""
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(getattr(nanny, "process", None), "process", None), "pid", None)
+        if isinstance(pid, int) and pid > 0:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:  # already gone
+                pass
 
 
 def slots(client: Any) -> int:
