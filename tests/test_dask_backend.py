@@ -73,6 +73,26 @@ def test_dask_local_rows_are_identical_to_serial_and_process_pool():
     assert serial.metrics["replication"].tolist() == sorted(serial.metrics["replication"])
 
 
+def test_a_running_scheduler_is_joined_by_its_address(client):
+    # what `--dask tcp://host:8786` does (the module's cluster stands in for a remote one)
+    address = client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    kwargs = dict(replications=3, seed=2, progress=False)
+    joined = simulator.run(SCENARIO, dask=address, **kwargs)
+    serial = simulator.run(SCENARIO, **kwargs)
+    pd.testing.assert_frame_equal(joined.metrics, serial.metrics)
+    assert joined.info["dask"] == address
+    assert len(client.nthreads()) == 2  # its workers are still there: not ours to stop
+
+
+def test_an_unreachable_scheduler_is_a_user_error(monkeypatch):
+    monkeypatch.setattr(dask_backend, "CONNECT_TIMEOUT", 0.5)
+    with pytest.raises(UserError) as exc:
+        simulator.run(SCENARIO, dask="tcp://127.0.0.1:1", progress=False)
+    assert str(exc.value).startswith("<arguments>: dask: cannot reach a Dask scheduler at "
+                                     "tcp://127.0.0.1:1: ")
+
+
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_results_come_in_task_order(client, chunk):
     tasks = list(range(11))
