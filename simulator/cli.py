@@ -92,8 +92,14 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
     claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
-    res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
-                        max_events=bound, dask=args.dask)
+    try:
+        res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
+                            max_events=bound, dask=args.dask)
+    except UserError as exc:  # e.g. no scheduler at that address: name the flag
+        exc.problems = [Problem("<command line>", None, "--dask", p.message)
+                        if (p.file, p.key) == ("<arguments>", "dask") else p
+                        for p in exc.problems]
+        raise
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
     try:

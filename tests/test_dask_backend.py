@@ -85,12 +85,17 @@ def test_a_running_scheduler_is_joined_by_its_address(client):
     assert len(client.nthreads()) == 2  # its workers are still there: not ours to stop
 
 
-def test_an_unreachable_scheduler_is_a_user_error(monkeypatch):
+def test_an_unreachable_scheduler_is_a_user_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(dask_backend, "CONNECT_TIMEOUT", 0.5)
     with pytest.raises(UserError) as exc:
         simulator.run(SCENARIO, dask="tcp://127.0.0.1:1", progress=False)
     assert str(exc.value).startswith("<arguments>: dask: cannot reach a Dask scheduler at "
                                      "tcp://127.0.0.1:1: ")
+    assert main(["run", SCENARIO, "--dask", "tcp://127.0.0.1:1", "--quiet",
+                 "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(
+        "<command line>: --dask: cannot reach a Dask scheduler at tcp://127.0.0.1:1: ")
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("chunk", [1, 3])
@@ -115,6 +120,30 @@ def test_a_user_error_in_a_task_reaches_the_caller_as_itself(client):
     assert exc.value.problems == [Problem("pol.py", 7, "warehouses.0.inventory.p.policy",
                                           "boom")]
     # the cluster is still usable afterwards
+    assert run_tasks(square_late, range(4), client) == [0, 1, 4, 9]
+
+
+def die_at_2(task: tuple[int, str]) -> int:
+    x, log = task
+    if x == 2:
+        with open(log, "a") as f:  # one line per attempt
+            f.write("attempt\n")
+        os.kill(os.getpid(), 9)  # SIGKILL: the worker process dies mid-task
+    return x
+
+
+def test_a_worker_that_dies_stops_the_run_with_worker_died(client, tmp_path):
+    from simulator.experiment.pool import WorkerDied
+
+    log = str(tmp_path / "attempts")
+    with pytest.raises(WorkerDied) as exc:
+        run_tasks(die_at_2, [(x, log) for x in range(6)], client)
+    assert isinstance(exc.value, dask_backend.DaskWorkerDied)
+    assert exc.value.tasks == (2,)
+    assert str(exc.value).startswith("a Dask worker died while running task 2")
+    # as with the process pool: not retried on another worker (Dask's default: 3 retries)
+    assert open(log).read() == "attempt\n"
+    client.wait_for_workers(2, timeout=30)  # its nanny starts a new one
     assert run_tasks(square_late, range(4), client) == [0, 1, 4, 9]
 
 

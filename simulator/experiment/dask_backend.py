@@ -12,8 +12,10 @@
   (same type and arguments, the worker's traceback as ``__cause__``; one that cannot be
   pickled becomes :class:`~simulator.experiment.pool.RemoteError`), so a
   :class:`~simulator.errors.UserError` still ends as ``FILE:LINE`` messages and exit 2. A
-  worker that dies while running a chunk (Dask then gives up on it: ``KilledWorker``)
-  raises :class:`DaskWorkerDied`, a :class:`~simulator.experiment.pool.WorkerDied`.
+  worker that dies while running a chunk raises :class:`DaskWorkerDied`, a
+  :class:`~simulator.experiment.pool.WorkerDied`: at once on a LocalCluster (its scheduler
+  allows no retries), after the scheduler's ``allowed-failures`` retries (default 3) on
+  another cluster (``KilledWorker``).
 - Ctrl-C, SIGTERM or a caller that stops iterating: the pending tasks are cancelled, then
   the client is closed and a cluster started here is shut down, before the exception leaves.
 
@@ -122,7 +124,11 @@ def connect(address: str = "local", workers: int | None = None,
                                        host="127.0.0.1", scheduler_port=0,
                                        dashboard_address=None,
                                        scheduler_kwargs={"dashboard": False,
-                                                         "dashboard_address": "127.0.0.1:0"},
+                                                         "dashboard_address": "127.0.0.1:0",
+                                                         # a worker that dies stops the run
+                                                         # as with the process pool (not
+                                                         # retried elsewhere)
+                                                         "allowed_failures": 0},
                                        silence_logs=logging.ERROR)
             finally:
                 unblock(mask)
