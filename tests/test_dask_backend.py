@@ -59,18 +59,24 @@ def frames(res):
             "suppliers": res.supplier_metrics, "customers": res.customer_metrics}
 
 
-def test_dask_local_rows_are_identical_to_serial_and_process_pool():
+@pytest.mark.parametrize("name", ["quickstart.yaml", "spare_part.yaml"])  # spare_part: warnings
+def test_dask_local_rows_are_identical_to_serial_and_process_pool(name):
     # 10 replications on 2 workers: chunks of 2 (dask_chunk), so batching is exercised too
     assert dask_chunk(10, 2) == 2
+    path = os.path.join(ROOT, "scenarios", name)
+    seen: dict[str, list[dict]] = {"serial": [], "pool": [], "dask": []}
     kwargs = dict(replications=10, seed=4, progress=False)
-    serial = simulator.run(SCENARIO, jobs=1, **kwargs)
-    pool = simulator.run(SCENARIO, jobs=2, **kwargs)
-    dask = simulator.run(SCENARIO, jobs=2, dask="local", **kwargs)
+    serial = simulator.run(path, jobs=1, on_warning=seen["serial"].append, **kwargs)
+    pool = simulator.run(path, jobs=2, on_warning=seen["pool"].append, **kwargs)
+    dask = simulator.run(path, jobs=2, dask="local", on_warning=seen["dask"].append, **kwargs)
     assert dask.info["dask"] == "local" and dask.info["jobs"] == 2
-    for name, frame in frames(serial).items():
-        pd.testing.assert_frame_equal(frames(pool)[name], frame, obj=f"pool {name}")
-        pd.testing.assert_frame_equal(frames(dask)[name], frame, obj=f"dask {name}")
+    for table, frame in frames(serial).items():
+        pd.testing.assert_frame_equal(frames(pool)[table], frame, obj=f"pool {table}")
+        pd.testing.assert_frame_equal(frames(dask)[table], frame, obj=f"dask {table}")
     assert serial.metrics["replication"].tolist() == sorted(serial.metrics["replication"])
+    assert seen["dask"] == seen["pool"]  # the calls of worker processes: in replication order
+    assert len(seen["dask"]) == len(serial.warnings)
+    assert (len(serial.warnings) > 0) == (name == "spare_part.yaml")
 
 
 def test_a_running_scheduler_is_joined_by_its_address(client):
