@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="override the scenario's seed")
     r.add_argument("--jobs", type=int, default=1,
                    help="worker processes (0 = one per core); results do not depend on it")
+    r.add_argument("--dask", metavar="local|ADDRESS",
+                   help="run on a Dask cluster: 'local' starts one of --jobs worker processes "
+                        "(0 = one per core), else a scheduler address such as tcp://host:8786 "
+                        "(needs the dask extra); results do not depend on it")
     r.add_argument("--overwrite", action="store_true",
                    help="replace --out if it exists (only after the run succeeded)")
     r.add_argument("--quiet", action="store_true",
@@ -87,19 +91,31 @@ def _default_out(name: str) -> Path:
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
     from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
-    from simulator.experiment.runner import check_jobs, check_max_events, with_overrides
+    from simulator.experiment.runner import (
+        check_dask,
+        check_jobs,
+        check_max_events,
+        with_overrides,
+    )
     from simulator.outdir import ResultsDiverted
     from simulator.results import check_out
 
     check_jobs(args.jobs)
+    check_dask(args.dask, "--dask", "<command line>")
     bound = check_max_events(DEFAULT_MAX_EVENTS if args.max_events is None
                              else args.max_events)
     sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
     check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
     claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
-    res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
-                        max_events=bound)
+    try:
+        res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
+                            max_events=bound, dask=args.dask)
+    except UserError as exc:  # e.g. no scheduler at that address: name the flag
+        exc.problems = [Problem("<command line>", None, "--dask", p.message)
+                        if (p.file, p.key) == ("<arguments>", "dask") else p
+                        for p in exc.problems]
+        raise
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
     try:

@@ -66,6 +66,44 @@ def _parallel(sc: Scenario, seed: int, reps: range, jobs: int, bar: Any,
             bar.update(1)
 
 
+def _dask(sc: Scenario, seed: int, reps: range, address: str, workers: int, bar: Any,
+          on_warning: Callable[[dict[str, Any]], Any] | None = None,
+          ) -> Iterator[ReplicationResult]:
+    # simulator.experiment.dask_backend: the contract of _parallel, on a Dask cluster; each
+    # task carries its replication index and the seed (its random-stream key)
+    from simulator.experiment import dask_backend
+
+    with dask_backend.connect(address, workers) as client:
+        chunk = dask_chunk(len(reps), dask_backend.slots(client))
+        tasks = ((sc, r, seed) for r in reps)
+        with closing(dask_backend.run_tasks(_one, tasks, initializer=dask_backend.add_path,
+                                            initargs=(list(sys.path),), chunk=chunk,
+                                            client=client)) as results:
+            for res in results:
+                if on_warning is not None:
+                    for row in res.warnings:
+                        on_warning(dict(row))
+                yield res
+                bar.update(1)
+
+
+def dask_chunk(tasks: int, slots: int, most: int = 50) -> int:
+    """Replications per Dask task: about four tasks per worker thread (load balance), at most
+    ``most`` (a Dask task costs ~5 ms to submit; a batch of 50 about as much as one)."""
+    return max(1, min(most, -(-tasks // (4 * slots))))
+
+
+def check_dask(dask: Any, key: str = "dask", file: str = "<arguments>") -> str | None:
+    """``dask`` as None (no Dask) or a scheduler address / ``"local"``, Dask installed."""
+    if dask is None:
+        return None
+    from simulator.experiment.dask_backend import check_address, check_available
+
+    address = check_address(dask, key, file)
+    check_available(key, file)
+    return address
+
+
 def _arg(key: str, message: str) -> UserError:
     return UserError([Problem("<arguments>", None, key, message)])
 
@@ -115,7 +153,8 @@ def _source(scenario: Any) -> Any:
 def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         jobs: int = 1, progress: bool | None = None,
         max_events: float | None = DEFAULT_MAX_EVENTS,
-        on_warning: Callable[[dict[str, Any]], Any] | None = None) -> Results:
+        on_warning: Callable[[dict[str, Any]], Any] | None = None,
+        dask: str | None = None) -> Results:
     """Run a scenario and return its :class:`~simulator.results.Results`.
 
     Parameters
@@ -140,6 +179,12 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         and the sanity checks' at the end of each replication; with worker processes, which
         cannot call back, all of a replication's warnings when its result arrives, in
         replication order. Either way the calls come in the order of ``warnings.csv``.
+    dask : str, optional
+        Run the replications on a Dask ``distributed`` cluster (the ``dask`` extra):
+        ``"local"`` starts a LocalCluster of ``jobs`` worker processes on this machine (0:
+        one per core) and shuts it down at the end; any other value is the address of a
+        running scheduler (``tcp://host:8786``; ``jobs`` is then ignored). Results are
+        identical to ``jobs=1``.
 
     Raises
     ------
@@ -148,6 +193,7 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         (nothing is run); :class:`~simulator.errors.ScenarioError` for scenario problems.
     """
     jobs = check_jobs(jobs)
+    address = check_dask(dask)
     bound = check_max_events(max_events)
     if progress is not None and not isinstance(progress, bool):
         raise _arg("progress", f"must be True, False or None, got {progress!r}")
@@ -164,13 +210,20 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     reps = range(sc.replications)
     try:
         with _progress(sc.replications, progress) as bar:
-            it = _serial(sc, sc.seed, reps, bar, on_warning) if jobs == 1 else \
-                _parallel(sc, sc.seed, reps, jobs, bar, on_warning)
+            if address is not None:
+                it = _dask(sc, sc.seed, reps, address, jobs, bar, on_warning)
+            elif jobs == 1:
+                it = _serial(sc, sc.seed, reps, bar, on_warning)
+            else:
+                it = _parallel(sc, sc.seed, reps, jobs, bar, on_warning)
             done = list(it)
     except UserError as exc:  # a built-in policy failing: point at the scenario's line
         exc.problems = locate(sc, exc.problems)
         raise
     wall = time.perf_counter() - t0
     source = str(scenario) if isinstance(scenario, (str, os.PathLike)) else None
-    return Results.from_replications(sc, done, started=started, wall_seconds=wall,
-                                     source=source, jobs=jobs)
+    res = Results.from_replications(sc, done, started=started, wall_seconds=wall,
+                                    source=source, jobs=jobs)
+    if address is not None:
+        res.info["dask"] = address
+    return res
