@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true",
                    help="replace --out if it exists (only after the run succeeded)")
     r.add_argument("--quiet", action="store_true", help="no progress and no table")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one value by its dotted key (e.g. "
+                        "warehouses.dc.inventory.widget.policy.s=60); VALUE is read as YAML "
+                        "(a number, text, [list] or {mapping}); repeatable")
     r.add_argument("--max-events", type=float, default=None, metavar="N",
                    help="refuse runs estimated at more events than N (default 5e8, about a "
                         "quarter of an hour on one core; 'inf': no limit)")
@@ -71,6 +75,7 @@ def _default_out(name: str) -> Path:
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
     from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
+    from simulator.experiment.keys import apply_overrides
     from simulator.experiment.runner import check_jobs, check_max_events, with_overrides
     from simulator.outdir import ResultsDiverted
     from simulator.results import check_out
@@ -78,7 +83,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     check_jobs(args.jobs)
     bound = check_max_events(DEFAULT_MAX_EVENTS if args.max_events is None
                              else args.max_events)
-    sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
+    overrides = parse_sets(args.set)
+    sc = apply_overrides(simulator.load(args.scenario), overrides)
+    sc = with_overrides(sc, args.replications, args.seed)
     check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
     claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
@@ -86,6 +93,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
                         max_events=bound)
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
+    if overrides:
+        res.info["overrides"] = overrides
     try:
         path = res.save(claim)
     except ResultsDiverted as exc:
@@ -98,6 +107,36 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     _say_warnings(res.warnings)
     print(f"results written to {path}")
     return EXIT_OK
+
+
+def parse_sets(items: list[str], flag: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as dotted key -> value, each VALUE read as YAML (the scenario
+    file's rules: ``60`` is a number, ``[1, 2]`` a list, ``{dist: uniform, ...}`` a
+    mapping); a later one for the same key wins."""
+    from simulator.errors import ScenarioError
+    from simulator.scenario.yamlload import load_yaml_text
+
+    found: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            problems.append(Problem(flag, None, key or item, "expected KEY=VALUE, e.g. "
+                                    "warehouses.dc.inventory.widget.policy.s=60"))
+            continue
+        try:
+            value, _, dup = load_yaml_text(text, flag)
+        except ScenarioError as exc:
+            problems.append(Problem(flag, None, key, exc.problems[0].message))
+            continue
+        if dup:
+            problems.append(Problem(flag, None, key, dup[0].message))
+            continue
+        found[key] = value
+    if problems:
+        raise UserError(problems)
+    return found
 
 
 def _say_warnings(warnings: Any, show: int = 5) -> None:
