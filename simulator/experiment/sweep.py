@@ -303,9 +303,10 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     t0 = time.perf_counter()
     jobs = max(1, min(jobs, len(todo) * sc.replications or 1))
     batch = _batch(todo, sc.replications, jobs)
-    _execute(scenarios, pts, todo, batch, jobs, folder, progress)
-    table = pd.concat([pd.read_parquet(folder / _PART.format(p)).assign(point=p)
-                       for p in range(len(pts))], ignore_index=True)
+    frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress)
+    frames.update({p: pd.read_parquet(folder / _PART.format(p)) for p in done})
+    table = pd.concat([frames[p].assign(point=p) for p in range(len(pts))],
+                      ignore_index=True)
     summary = _summaries(table, keys)
     table = table.drop(columns="point")
     info = {**outdir.RUN_MARKER, "kind": "sweep",
@@ -321,8 +322,11 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
 
 
 def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[int],
-             batch: int, jobs: int, folder: Path, progress: bool | None) -> None:
-    """Run the points in ``todo``; write each as soon as all its replications are in."""
+             batch: int, jobs: int, folder: Path, progress: bool | None,
+             ) -> dict[int, pd.DataFrame]:
+    """Run the points in ``todo``; write each as soon as all its replications are in;
+    return their tables."""
+    frames: dict[int, pd.DataFrame] = {}
     total = sum(scenarios[p].replications for p in todo)
     textual = _textual(pts)
     pending: dict[int, list[ReplicationResult]] = {}
@@ -336,7 +340,9 @@ def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[in
                 got += reps
                 bar.update(len(reps))
                 if len(got) == scenarios[p].replications:
-                    _write_part(folder, p, _frame(pts[p], pending.pop(p), textual))
+                    frames[p] = _frame(pts[p], pending.pop(p), textual)
+                    _write_part(folder, p, frames[p])
+    return frames
 
 
 def finish(result: SweepResult, claim: outdir.Claim, csv: bool = False) -> Path:
