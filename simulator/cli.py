@@ -213,7 +213,10 @@ def _say_warnings(warnings: Any, show: int = 5) -> None:
 def _validate(args: argparse.Namespace) -> int:
     import simulator
 
-    simulator.load(args.scenario)
+    sc = simulator.load(args.scenario)
+    if sc.sweep:  # each swept value on its own (the sweep's module imports pandas)
+        from simulator.experiment.sweep import check_values
+        check_values(sc)
     print("ok")
     return EXIT_OK
 

@@ -240,6 +240,20 @@ def test_bad_sweep_values_are_reported_before_running(tmp_path, capsys):
     assert not (tmp_path / "o").exists() and not (tmp_path / ".o.sweep-partial").exists()
 
 
+def test_validate_checks_every_swept_value(tmp_path, capsys):
+    path = write(tmp_path, BASE + "sweep:\n  horizon: [10, ten]\n"
+                                  "  warmup: {low: -5, high: 5}\n"
+                                  "  products.widget.holding_cost: [0.1, 0.2]\n")
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{path}:23: sweep.horizon: input should be a valid number (value 'ten')",
+                   f"{path}:24: sweep.warmup: input should be greater than or equal to 0 "
+                   "(value -5.0)"]
+    ok = write(tmp_path, BASE + "sweep: {horizon: [10, 20], warmup: {low: 0, high: 5}}\n",
+               "ok.yaml")
+    assert main(["validate", str(ok)]) == 0
+
+
 # -- running ----------------------------------------------------------------------------------
 
 SWEPT = BASE + """\
@@ -384,3 +398,16 @@ def test_sweep_without_a_section_is_a_user_error(tmp_path, capsys):
     path = write(tmp_path, BASE)
     assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
     assert "sweep: the scenario has no sweep: section" in capsys.readouterr().err
+
+
+def test_every_sweep_flag_is_documented():
+    import argparse
+    from pathlib import Path
+
+    from simulator.cli import _parser
+    ref = (Path(__file__).parents[1] / "docs" / "scenario-reference.md").read_text()
+    section = ref.split("### simulator sweep SCENARIO.yaml", 1)[1].split("\n### ", 1)[0]
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = [o for a in sub.choices["sweep"]._actions for o in a.option_strings
+             if o.startswith("--") and o != "--help"]
+    assert [f for f in flags if f"`{f}" not in section] == []

@@ -120,6 +120,28 @@ def point_scenarios(sc: Scenario, points: list[dict[str, Any]]) -> list[Scenario
     return out
 
 
+def check_values(sc: Scenario) -> None:
+    """Check each swept value on its own (every list value; a range's ends), as ``simulator
+    validate`` does; combinations are checked when the sweep starts (:func:`point_scenarios`).
+
+    Raises
+    ------
+    UserError
+        ``FILE:LINE: sweep.KEY: message (value V)`` for every value the scenario refuses.
+    """
+    if not sc.sweep:
+        return
+    singles = []
+    for key, axis in sc.sweep.items():
+        if isinstance(axis, SweepRange):
+            ends = _scale(np.array([0.0, 1.0 - 1e-12]), axis) if axis.integer \
+                else [axis.low, axis.high]
+            singles += [{key: v} for v in dict.fromkeys(ends)]
+        else:
+            singles += [{key: v} for v in axis]
+    point_scenarios(sc, singles)
+
+
 # -- running ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
