@@ -411,3 +411,26 @@ def test_every_sweep_flag_is_documented():
     flags = [o for a in sub.choices["sweep"]._actions for o in a.option_strings
              if o.startswith("--") and o != "--help"]
     assert [f for f in flags if f"`{f}" not in section] == []
+
+
+def test_a_full_disk_is_a_user_error(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from simulator.experiment import sweep
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(sweep, "_write_part", full)
+    path = write(tmp_path, SWEPT, "swept.yaml")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o"), "--quiet",
+                 "--workers", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "out: cannot keep the finished points in" in err and "No space left" in err
+    assert "Traceback" not in err
+
+
+def test_serial_and_pool_give_identical_tables(tmp_path):
+    import pandas as pd
+    _, _, one = _sweep(tmp_path, "--workers", "1", name="one")
+    _, _, two = _sweep(tmp_path, "--workers", "2", name="two")
+    pd.testing.assert_frame_equal(one, two)

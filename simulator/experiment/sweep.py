@@ -255,6 +255,13 @@ def _open_partial(folder: Path, fingerprint: str, resume: bool, out: Path) -> No
     os.replace(tmp, manifest)
 
 
+def _cannot(out: Path, folder: Path, exc: OSError) -> UserError:
+    """The finished points cannot be kept (disk full, read-only, ...): a user error."""
+    why = exc.strerror or str(exc)
+    return UserError([Problem(str(out), None, "out", f"cannot keep the finished points in "
+                              f"{folder}: {why}; the points finished before are kept there")])
+
+
 @dataclass
 class SweepResult:
     """A finished sweep: :attr:`table` (one row per point x replication x warehouse x
@@ -318,15 +325,23 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     scenarios = point_scenarios(sc, pts)
     keys = list(sc.sweep)
     folder = partial_folder(Path(os.path.abspath(out)))
-    _open_partial(folder, _fingerprint(sc, pts), resume, out)
-    done = _done_points(folder, len(pts))
+    try:
+        _open_partial(folder, _fingerprint(sc, pts), resume, out)
+        done = _done_points(folder, len(pts))
+    except OSError as exc:
+        raise _cannot(out, folder, exc) from exc
     todo = [p for p in range(len(pts)) if p not in done]
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     jobs = max(1, min(jobs, len(todo) * sc.replications or 1))
     batch = _batch(todo, sc.replications, jobs)
-    frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress)
-    frames.update({p: pd.read_parquet(folder / _PART.format(p)) for p in done})
+    try:
+        frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress)
+        frames.update({p: pd.read_parquet(folder / _PART.format(p)) for p in done})
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise _cannot(out, folder, exc) from exc
     table = pd.concat([frames[p].assign(point=p) for p in range(len(pts))],
                       ignore_index=True)
     summary = _summaries(table, keys)
