@@ -45,9 +45,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace --out if it exists (only after the run succeeded)")
     r.add_argument("--quiet", action="store_true",
                    help="no progress, no table, only the number of warnings")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one value by its dotted key (e.g. "
+                        "warehouses.dc.inventory.widget.policy.s=60); VALUE is read as YAML "
+                        "(a number, text, [list] or {mapping}); repeatable")
     r.add_argument("--max-events", type=float, default=None, metavar="N",
                    help="refuse runs estimated at more events than N (default 5e8, about a "
                         "quarter of an hour on one core; 'inf': no limit)")
+    w = sub.add_parser("sweep", help="run a scenario at every point of its sweep: section")
+    w.add_argument("scenario", help="scenario YAML file with a sweep: section")
+    w.add_argument("--out", help="results folder (default: results/<name>/sweep-<timestamp>/)")
+    w.add_argument("--workers", type=int, default=0,
+                   help="worker processes (default 0: one per core; 1: this process); "
+                        "results do not depend on it")
+    w.add_argument("--points", type=int, default=None, metavar="N",
+                   help="samples of the keys given as ranges {low, high} (default 10)")
+    w.add_argument("--sampling", choices=("lhs", "random"), default="lhs",
+                   help="how ranges are sampled: Latin hypercube (default) or at random")
+    w.add_argument("--sample-seed", type=int, default=None, metavar="N",
+                   help="seed of the sampled points (default: the scenario's seed)")
+    w.add_argument("--resume", action="store_true",
+                   help="continue an interrupted sweep into --out (finished points are kept)")
+    w.add_argument("--csv", action="store_true", help="also write sweep.csv")
+    w.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is a results folder of this tool")
+    w.add_argument("--quiet", action="store_true", help="no progress")
     v = sub.add_parser("validate", help="check a scenario file; print ok or the problems")
     v.add_argument("scenario", help="scenario YAML file")
     f = sub.add_parser("forecast", help="backtest forecasting methods on a daily demand history")
@@ -91,6 +113,7 @@ def _default_out(name: str) -> Path:
 def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     import simulator
     from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
+    from simulator.experiment.keys import apply_overrides
     from simulator.experiment.runner import (
         check_dask,
         check_jobs,
@@ -104,7 +127,9 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     check_dask(args.dask, "--dask", "<command line>")
     bound = check_max_events(DEFAULT_MAX_EVENTS if args.max_events is None
                              else args.max_events)
-    sc = with_overrides(simulator.load(args.scenario), args.replications, args.seed)
+    overrides = parse_sets(args.set)
+    sc = apply_overrides(simulator.load(args.scenario), overrides)
+    sc = with_overrides(sc, args.replications, args.seed)
     check_budget(sc, bound, "--max-events")
     out = Path(args.out) if args.out else _default_out(sc.name)
     claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
@@ -118,6 +143,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         raise
     res.info["scenario_file"] = str(args.scenario)
     res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
+    if overrides:
+        res.info["overrides"] = overrides
     try:
         path = res.save(claim)
     except ResultsDiverted as exc:
@@ -162,6 +189,76 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def parse_sets(items: list[str], flag: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as dotted key -> value, each VALUE read as YAML (the scenario
+    file's rules: ``60`` is a number, ``[1, 2]`` a list, ``{dist: uniform, ...}`` a
+    mapping); a later one for the same key wins."""
+    from simulator.errors import ScenarioError
+    from simulator.scenario.yamlload import load_yaml_text
+
+    found: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            problems.append(Problem(flag, None, key or item, "expected KEY=VALUE, e.g. "
+                                    "warehouses.dc.inventory.widget.policy.s=60"))
+            continue
+        try:
+            value, _, dup = load_yaml_text(text, flag)
+        except ScenarioError as exc:
+            problems.append(Problem(flag, None, key, exc.problems[0].message))
+            continue
+        if dup:
+            problems.append(Problem(flag, None, key, dup[0].message))
+            continue
+        found[key] = value
+    if problems:
+        raise UserError(problems)
+    return found
+
+
+def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """``simulator sweep``: every point's replications; finished points survive an
+    interruption (``--resume`` continues)."""
+    import simulator
+    from simulator.experiment import sweep
+    from simulator.results import check_out
+
+    problems = []
+    if args.workers < 0:
+        problems.append(Problem("<command line>", None, "--workers",
+                                "must be a whole number >= 0 (0: one per core)"))
+    if args.points is not None and not 1 <= args.points <= 1_000_000:
+        problems.append(Problem("<command line>", None, "--points",
+                                "must be a whole number from 1 to 1000000"))
+    if args.sample_seed is not None and args.sample_seed < 0:
+        problems.append(Problem("<command line>", None, "--sample-seed",
+                                "must be a whole number >= 0"))
+    if problems:
+        raise UserError(problems)
+    sc = simulator.load(args.scenario)
+    out = Path(args.out) if args.out else _default_out(sc.name + "-sweep")
+    claim = check_out(out, args.overwrite, "--overwrite")
+    jobs = args.workers or os.cpu_count() or 1
+    try:
+        res = sweep.run_sweep(sc, out, jobs=jobs, points=args.points, sampling=args.sampling,
+                              sample_seed=args.sample_seed, resume=args.resume,
+                              progress=False if args.quiet else None)
+    except BaseException as exc:
+        if not isinstance(exc, UserError) and sweep.partial_folder(claim.path).exists():
+            print(f"finished points are kept in {sweep.partial_folder(claim.path)}; "
+                  "run the same command with --resume to continue", file=sys.stderr)
+        raise
+    res.info["scenario_file"] = str(args.scenario)
+    res.info["command"] = ["simulator", *(sys.argv[1:] if argv is None else argv)]
+    path = sweep.finish(res, claim, args.csv)
+    print(f"{res.info['points']} points x {sc.replications} replications "
+          f"({res.info['points_resumed']} points from before); results written to {path}")
+    return EXIT_OK
+
+
 def _say_warnings(warnings: Any, show: int = 5) -> None:
     """The first warnings of a run on stderr (all of them are in warnings.csv)."""
     if warnings.empty:
@@ -179,7 +276,10 @@ def _say_warnings(warnings: Any, show: int = 5) -> None:
 def _validate(args: argparse.Namespace) -> int:
     import simulator
 
-    simulator.load(args.scenario)
+    sc = simulator.load(args.scenario)
+    if sc.sweep:  # each swept value on its own (the sweep's module imports pandas)
+        from simulator.experiment.sweep import check_values
+        check_values(sc)
     print("ok")
     return EXIT_OK
 
@@ -245,6 +345,8 @@ def _main(argv: list[str] | None) -> int:
                 return _forecast(args)
             if args.command == "compare":
                 return _compare(args)
+            if args.command == "sweep":
+                return _sweep(args, argv)
             return _run(args, argv) if args.command == "run" else _validate(args)
     except UserError as exc:
         for problem in exc.problems[:MAX_PROBLEMS]:

@@ -13,6 +13,7 @@ a gamma ``cv`` is in [1e-6, 1e3]; ``replications`` is in [1, 1e6] and ``seed`` i
 """
 from __future__ import annotations
 
+import math
 import re
 import typing
 from datetime import date
@@ -26,10 +27,12 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
     PrivateAttr,
     SerializerFunctionWrapHandler,
     Strict,
     TypeAdapter,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -525,6 +528,87 @@ class Warnings(_Model):
         return frozenset(self.enabled) - frozenset(self.disabled)
 
 
+#: a finite number for a sweep range's ends (at most 1e12 in magnitude)
+_Bound = Annotated[float, Strict(), Field(ge=-LIMIT, le=LIMIT, allow_inf_nan=False)]
+
+
+class SweepRange(_Model):
+    """A range a swept key is sampled from (``simulator sweep --points N --sampling
+    random|lhs``): uniform on ``[low, high]``, rounded to whole numbers if ``integer``."""
+
+    low: _Bound
+    high: _Bound
+    integer: Annotated[bool, Strict()] = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SweepRange:
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high:g}) must be at least low ({self.low:g})")
+        if self.integer and math.floor(self.high) < math.ceil(self.low):
+            raise ValueError(f"no whole number lies between low ({self.low:g}) and high "
+                             f"({self.high:g})")
+        return self
+
+
+def _plain(value: Any) -> Any:
+    """A validated field value as the plain data of :meth:`Scenario.to_dict`."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _sweep_key(key: str, info: ValidationInfo) -> str:
+    """A swept key must address a value of this scenario (checked against the fields
+    validated before ``sweep``; keys below a field that failed are left to its errors)."""
+    from simulator.experiment.keys import BadKey, resolve
+
+    head = key.split(".", 1)[0]
+    if head in ("sweep", "name", "description"):
+        raise ValueError(f"{head} cannot be swept")
+    if head in Scenario.model_fields and head not in info.data:
+        return key  # that field is invalid or absent: its own problem is reported
+    data = {k: _plain(v) for k, v in info.data.items()}
+    try:
+        resolve(data, key)
+    except BadKey as exc:
+        raise ValueError(str(exc)) from None
+    return key
+
+
+def _axis(value: Any) -> tuple[Any, ...] | SweepRange:
+    """A swept key's values: a non-empty list (grid) or a range mapping ``{low, high}``."""
+    if isinstance(value, SweepRange):
+        return value
+    if isinstance(value, dict):
+        try:
+            return SweepRange.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            where = ".".join(str(x) for x in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key; valid keys: low, high, integer"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            raise ValueError(f"{where}: {msg}" if where else msg) from None
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError("give at least one value (or a range {low: ..., high: ...})")
+        if len(value) > 100_000:
+            raise ValueError("at most 100000 values")
+        return tuple(value)
+    raise ValueError("should be a list of values (each a grid point) or a range "
+                     "{low: ..., high: ...}")
+
+
+#: a swept key -> its values (a non-empty list: every value is a grid point) or a range
+SweepAxis = Annotated[Any, PlainValidator(_axis), PlainSerializer(
+    lambda v: v.model_dump(exclude_defaults=True) if isinstance(v, BaseModel) else list(v))]
+SweepKey = Annotated[str, Strict(), AfterValidator(_sweep_key)]
+
+
 class Scenario(_Model):
     """A validated, immutable scenario. Build it with :func:`simulator.load`."""
 
@@ -540,6 +624,9 @@ class Scenario(_Model):
     customers: tuple[Customer, ...] = ()
     #: the warning monitor; None (absent): not watched
     warnings: Warnings | None = None
+    #: ``simulator sweep``: dotted key -> values (full grid) or range (sampled); None: none
+    sweep: Annotated[dict[SweepKey, SweepAxis], Field(min_length=1), AfterValidator(_freeze)] \
+        | None = None
 
     def product(self, pid: str) -> Product:
         """The product with id ``pid`` (a linear search: for many lookups, build a dict of
