@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--resume", action="store_true",
                    help="continue an interrupted sweep into --out (finished points are kept)")
     w.add_argument("--csv", action="store_true", help="also write sweep.csv")
+    w.add_argument("--dask", metavar="local|ADDRESS",
+                   help="run the points on a Dask cluster: 'local' starts one of --workers "
+                        "worker processes (0 = one per core), else a scheduler address "
+                        "(needs the dask extra); results do not depend on it")
+    w.add_argument("--no-plots", action="store_true", help="do not draw plots/*.png")
     w.add_argument("--overwrite", action="store_true",
                    help="replace --out if it is a results folder of this tool")
     w.add_argument("--quiet", action="store_true", help="no progress")
@@ -238,6 +243,8 @@ def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
                                 "must be a whole number >= 0"))
     if problems:
         raise UserError(problems)
+    from simulator.experiment.runner import check_dask
+    dask = check_dask(args.dask, "--dask", "<command line>")
     sc = simulator.load(args.scenario)
     out = Path(args.out) if args.out else _default_out(sc.name + "-sweep")
     claim = check_out(out, args.overwrite, "--overwrite")
@@ -245,7 +252,8 @@ def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
     try:
         res = sweep.run_sweep(sc, out, jobs=jobs, points=args.points, sampling=args.sampling,
                               sample_seed=args.sample_seed, resume=args.resume,
-                              progress=False if args.quiet else None)
+                              progress=False if args.quiet else None, dask=dask)
+        res.plots = not args.no_plots
     except BaseException as exc:
         if not isinstance(exc, UserError) and sweep.partial_folder(claim.path).exists():
             print(f"finished points are kept in {sweep.partial_folder(claim.path)}; "

@@ -434,3 +434,16 @@ def test_serial_and_pool_give_identical_tables(tmp_path):
     _, _, one = _sweep(tmp_path, "--workers", "1", name="one")
     _, _, two = _sweep(tmp_path, "--workers", "2", name="two")
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_dask_local_gives_the_identical_table_and_plots_are_drawn(tmp_path):
+    # SPEC 9 / issue 8: serial, process pool and a Dask LocalCluster give identical rows
+    import pandas as pd
+    pytest.importorskip("distributed")
+    _, out_one, one = _sweep(tmp_path, "--workers", "1", "--no-plots", name="one")
+    _, out, dask = _sweep(tmp_path, "--workers", "2", "--dask", "local", name="dask")
+    pd.testing.assert_frame_equal(one, dask)
+    pngs = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert pngs and all((out / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+                        for n in pngs)
+    assert not (out_one / "plots").exists()

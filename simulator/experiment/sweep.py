@@ -273,6 +273,8 @@ class SweepResult:
     table: pd.DataFrame
     points: pd.DataFrame
     info: dict[str, Any]
+    #: write PNG plots into ``plots/`` (simulator.plots.sweep)
+    plots: bool = True
 
     def write(self, folder: Path, csv: bool = False) -> None:
         """Write the files into ``folder`` (run.json last)."""
@@ -281,6 +283,9 @@ class SweepResult:
         if csv:
             self.table.to_csv(folder / "sweep.csv", index=False)
         self.points.to_csv(folder / "points.csv", index=False)
+        if self.plots:
+            from simulator.plots.sweep import plot_sweep
+            plot_sweep(self.table, folder / "plots")
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as f:
             f.write(f"# {self.scenario.name}: the scenario swept, every default filled in\n")
             yaml.safe_dump(self.scenario.to_dict(), f, sort_keys=False, allow_unicode=True)
@@ -296,7 +301,7 @@ def _summaries(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = None,
               sampling: str = "lhs", sample_seed: int | None = None, resume: bool = False,
-              progress: bool | None = None) -> SweepResult:
+              progress: bool | None = None, dask: str | None = None) -> SweepResult:
     """Run every point of ``sc.sweep``; finished points are kept beside ``out`` until all
     are in (see the module docstring). Returns the result; the caller writes ``out``.
 
@@ -315,6 +320,9 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
         Continue an unfinished sweep into ``out`` (its finished points are not run again).
     progress : bool, optional
         As for :func:`simulator.run`.
+    dask : str, optional
+        Run the tasks on a Dask cluster: ``"local"`` (a LocalCluster of ``jobs`` workers, 0:
+        one per core) or a scheduler address; the numbers do not depend on it.
     """
     if not sc.sweep:
         raise UserError([Problem(_ORIGINS.get(id(sc), ("<dict>",))[0], None, "sweep",
@@ -333,10 +341,11 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     todo = [p for p in range(len(pts)) if p not in done]
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    jobs = max(1, min(jobs, len(todo) * sc.replications or 1))
-    batch = _batch(todo, sc.replications, jobs)
+    if dask is None:
+        jobs = max(1, min(jobs, len(todo) * sc.replications or 1))
+    batch = _batch(todo, sc.replications, max(jobs, 1))
     try:
-        frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress)
+        frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress, dask)
         frames.update({p: pd.read_parquet(folder / _PART.format(p)) for p in done})
     except OSError as exc:
         if exc.errno is None:
@@ -350,7 +359,7 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
             "version": package_versions()["simulator"], "scenario_name": sc.name,
             "seed": sc.seed, "replications": sc.replications, "keys": keys,
             "points": len(pts), "points_resumed": len(done), "sampling": sampling,
-            "points_requested": points, "sample_seed": seed, "jobs": jobs,
+            "points_requested": points, "sample_seed": seed, "jobs": jobs, "dask": dask,
             "replications_per_task": batch,
             "started": started.isoformat(timespec="seconds"),
             "wall_seconds": round(time.perf_counter() - t0, 3),
@@ -360,7 +369,7 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
 
 def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[int],
              batch: int, jobs: int, folder: Path, progress: bool | None,
-             ) -> dict[int, pd.DataFrame]:
+             dask: str | None = None) -> dict[int, pd.DataFrame]:
     """Run the points in ``todo``; write each as soon as all its replications are in;
     return their tables."""
     frames: dict[int, pd.DataFrame] = {}
@@ -369,8 +378,17 @@ def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[in
     pending: dict[int, list[ReplicationResult]] = {}
     tasks = _tasks(scenarios, todo, batch)
     with _progress(total, progress) as bar:
-        results: Any = (_run_task(t) for t in tasks) if jobs == 1 else \
-            run_tasks(_run_task, tasks, jobs, initializer=_use_path, initargs=(list(sys.path),))
+        results: Any
+        if dask is not None:
+            from simulator.experiment import dask_backend
+            results = dask_backend.run_tasks(_run_task, tasks, dask, workers=jobs or None,
+                                             initializer=_use_path,
+                                             initargs=(list(sys.path),))
+        elif jobs == 1:
+            results = (_run_task(t) for t in tasks)
+        else:
+            results = run_tasks(_run_task, tasks, jobs, initializer=_use_path,
+                                initargs=(list(sys.path),))
         with closing(results):
             for p, reps in results:
                 got = pending.setdefault(p, [])
