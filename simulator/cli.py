@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="override one value by its dotted key (e.g. "
                         "warehouses.dc.inventory.widget.policy.s=60); VALUE is read as YAML "
                         "(a number, text, [list] or {mapping}); repeatable")
+    r.add_argument("--target-ci", action="append", default=[], metavar="METRIC=HALFWIDTH",
+                   help="add replications until every stock point's (or customer's) 95%% "
+                        "interval of METRIC is at most HALFWIDTH; repeatable")
+    r.add_argument("--max-replications", type=int, default=1000, metavar="N",
+                   help="the cap for --target-ci (default 1000)")
     r.add_argument("--max-events", type=float, default=None, metavar="N",
                    help="refuse runs estimated at more events than N (default 5e8, about a "
                         "quarter of an hour on one core; 'inf': no limit)")
@@ -123,6 +128,7 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
         check_dask,
         check_jobs,
         check_max_events,
+        check_target_ci,
         with_overrides,
     )
     from simulator.outdir import ResultsDiverted
@@ -130,6 +136,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     check_jobs(args.jobs)
     check_dask(args.dask, "--dask", "<command line>")
+    targets = check_target_ci(_target_pairs(args.target_ci), args.max_replications,
+                              "--target-ci", "<command line>") if args.target_ci else None
     bound = check_max_events(DEFAULT_MAX_EVENTS if args.max_events is None
                              else args.max_events)
     overrides = parse_sets(args.set)
@@ -140,7 +148,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     claim = check_out(out, args.overwrite, "--overwrite")  # refuse before running, not after
     try:
         res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
-                            max_events=bound, dask=args.dask)
+                            max_events=bound, dask=args.dask, target_ci=targets,
+                            max_replications=args.max_replications)
     except UserError as exc:  # e.g. no scheduler at that address: name the flag
         exc.problems = [Problem("<command line>", None, "--dask", p.message)
                         if (p.file, p.key) == ("<arguments>", "dask") else p
@@ -192,6 +201,24 @@ def _compare(args: argparse.Namespace) -> int:
         print(table(result))
     print(f"comparison written to {path}")
     return EXIT_OK
+
+
+def _target_pairs(items: list[str]) -> dict[str, Any]:
+    """``METRIC=HALFWIDTH`` arguments as {metric: half-width}; a bad one is a user error."""
+    found: dict[str, Any] = {}
+    problems = []
+    for item in items:
+        metric, eq, width = item.partition("=")
+        try:
+            found[metric.strip()] = float(width) if eq else None
+        except ValueError:
+            found[metric.strip()] = width
+        if not eq:
+            problems.append(Problem("<command line>", None, "--target-ci",
+                                    f"expected METRIC=HALFWIDTH, got {item!r}"))
+    if problems:
+        raise UserError(problems)
+    return found
 
 
 def parse_sets(items: list[str], flag: str = "--set") -> dict[str, Any]:

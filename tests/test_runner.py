@@ -1,6 +1,8 @@
 """The experiment runner: progress reporting, overrides and worker counts never change numbers."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -45,3 +47,38 @@ def test_all_cores_equals_serial():
     every = simulator.run(SCENARIO, replications=3, jobs=0, progress=False)
     pd.testing.assert_frame_equal(serial.metrics, every.metrics)
     pd.testing.assert_frame_equal(serial.summary, every.summary)
+
+
+def test_target_ci_adds_replications_until_the_interval_is_tight_enough():
+    # quickstart's widget fill rate: start with 2 replications, ask for a half-width of
+    # 0.004; the run adds replications until every stock point's interval is that
+    # tight, and its first replications are those of the plain run (same streams)
+    import math
+
+    from simulator.stats import t_quantile
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
+    res = simulator.run(path, replications=2, target_ci={"fill_rate": 0.004},
+                        max_replications=200, progress=False)
+    n = res.scenario.replications
+    info = res.info["target_ci"]
+    assert info["reached"] and info["replications"] == n and n > 2
+    fill = res.summary[res.summary["metric"] == "fill_rate"]
+    half = t_quantile(0.975, n - 1) * fill["std"] / math.sqrt(n)
+    assert (half <= 0.004 + 1e-12).all()
+    plain = simulator.run(path, replications=n, progress=False)
+    assert plain.metrics.equals(res.metrics)  # replication r: the same streams
+    capped = simulator.run(path, replications=2, target_ci={"fill_rate": 1e-6},
+                           max_replications=5, progress=False)
+    assert capped.scenario.replications == 5 and not capped.info["target_ci"]["reached"]
+
+
+def test_bad_target_ci_is_a_user_error(capsys):
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
+    from simulator.cli import main
+    assert main(["run", str(path), "--target-ci", "fillrate=0.01", "--out", "/nonexistent/x"]) == 2
+    assert "--target-ci: unknown metric 'fillrate'" in capsys.readouterr().err
+    assert main(["run", str(path), "--target-ci", "fill_rate=-1", "--out", "/nonexistent/x"]) == 2
+    assert "half-width must be a number > 0" in capsys.readouterr().err
+    with pytest.raises(simulator.errors.UserError, match="max_replications"):
+        simulator.run(path, target_ci={"fill_rate": 0.01}, max_replications=1)

@@ -5,6 +5,7 @@ results do not depend on how many processes run them or in which order.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -104,6 +105,54 @@ def check_dask(dask: Any, key: str = "dask", file: str = "<arguments>") -> str |
     return address
 
 
+def check_target_ci(target: Any, cap: Any, flag: str = "target_ci",
+                    file: str = "<arguments>") -> dict[str, float]:
+    """``target_ci`` as {metric: half-width > 0}, metrics of metrics.csv or
+    customer_metrics.csv, and a cap of at least 2 replications."""
+    from simulator.observe.customers import CUSTOMER_METRICS
+    from simulator.observe.metrics import METRICS
+    if target is None:
+        return {}
+    problems = []
+    if not isinstance(target, dict) or not target:
+        problems.append(Problem(file, None, flag, "expected {metric: half-width, ...}"))
+        raise UserError(problems)
+    known = (*METRICS, *CUSTOMER_METRICS)
+    for metric, width in target.items():
+        if metric not in known:
+            problems.append(Problem(file, None, flag, f"unknown metric {metric!r}; metrics "
+                                                      f"are: {', '.join(known)}"))
+        elif isinstance(width, bool) or not isinstance(width, (int, float)) \
+                or not math.isfinite(width) or width <= 0:
+            problems.append(Problem(file, None, flag, f"{metric}: the half-width must be a "
+                                                      f"number > 0, got {width!r}"))
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 2 <= cap <= 1_000_000:
+        problems.append(Problem(file, None, "max_replications" if flag == "target_ci"
+                                else "--max-replications",
+                                "must be a whole number from 2 to 1000000"))
+    if problems:
+        raise UserError(problems)
+    return {m: float(w) for m, w in target.items()}
+
+
+def _widest(res: Results, metric: str) -> float:
+    """The widest 95% t-interval half-width of ``metric`` over the stock points (or
+    customers); inf while a key has fewer than two values."""
+    from simulator.observe.customers import CUSTOMER_METRICS
+    table = res.customer_summary if metric in CUSTOMER_METRICS else res.summary
+    rows = table[table["metric"] == metric]
+    if rows.empty:
+        return 0.0
+    n = rows["n"].to_numpy(dtype=float)
+    std = rows["std"].to_numpy(dtype=float)
+    if (n < 2).any():
+        return math.inf if (n > 0).any() else 0.0
+    from simulator.stats import t_quantiles
+    half = [t * s / math.sqrt(k) for t, s, k in zip(t_quantiles(0.975, n - 1), std, n,
+                                                    strict=True) if s == s]
+    return max(half) if half else 0.0
+
+
 def _arg(key: str, message: str) -> UserError:
     return UserError([Problem("<arguments>", None, key, message)])
 
@@ -154,7 +203,8 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         jobs: int = 1, progress: bool | None = None,
         max_events: float | None = DEFAULT_MAX_EVENTS,
         on_warning: Callable[[dict[str, Any]], Any] | None = None,
-        dask: str | None = None) -> Results:
+        dask: str | None = None, target_ci: dict[str, float] | None = None,
+        max_replications: int = 1000) -> Results:
     """Run a scenario and return its :class:`~simulator.results.Results`.
 
     Parameters
@@ -185,6 +235,14 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         one per core) and shuts it down at the end; any other value is the address of a
         running scheduler (``tcp://host:8786``; ``jobs`` is then ignored). Results are
         identical to ``jobs=1``.
+    target_ci : dict, optional
+        ``{metric: half-width}``: after the scenario's replications, add replications until
+        every stock point's (or customer's, for a customer metric) 95% t-interval of each
+        metric is at most that half-width, or ``max_replications`` are done. Replication r
+        uses the same random streams whatever the number run, so the first replications are
+        the same as without a target. ``info["target_ci"]`` says whether it was reached.
+    max_replications : int
+        The cap for ``target_ci`` (default 1000).
 
     Raises
     ------
@@ -193,6 +251,7 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         (nothing is run); :class:`~simulator.errors.ScenarioError` for scenario problems.
     """
     jobs = check_jobs(jobs)
+    targets = check_target_ci(target_ci, max_replications)
     address = check_dask(dask)
     bound = check_max_events(max_events)
     if progress is not None and not isinstance(progress, bool):
@@ -207,23 +266,46 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     jobs = max(1, min(jobs, sc.replications))
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    reps = range(sc.replications)
-    try:
-        with _progress(sc.replications, progress) as bar:
-            if address is not None:
-                it = _dask(sc, sc.seed, reps, address, jobs, bar, on_warning)
-            elif jobs == 1:
-                it = _serial(sc, sc.seed, reps, bar, on_warning)
-            else:
-                it = _parallel(sc, sc.seed, reps, jobs, bar, on_warning)
-            done = list(it)
-    except UserError as exc:  # a built-in policy failing: point at the scenario's line
-        exc.problems = locate(sc, exc.problems)
-        raise
-    wall = time.perf_counter() - t0
     source = str(scenario) if isinstance(scenario, (str, os.PathLike)) else None
+
+    def replicate(reps: range) -> list[Any]:
+        try:
+            with _progress(len(reps), progress) as bar:
+                if address is not None:
+                    it = _dask(sc, sc.seed, reps, address, jobs, bar, on_warning)
+                elif jobs == 1 or len(reps) == 1:
+                    it = _serial(sc, sc.seed, reps, bar, on_warning)
+                else:
+                    it = _parallel(sc, sc.seed, reps, min(jobs, len(reps)), bar, on_warning)
+                return list(it)
+        except UserError as exc:  # a built-in policy failing: point at the scenario's line
+            exc.problems = locate(sc, exc.problems)
+            raise
+
+    done = replicate(range(sc.replications))
+    reached = None
+    while targets:
+        n = len(done)
+        current = derive(sc, {"replications": n})
+        res = Results.from_replications(current, done, started=started, wall_seconds=0.0,
+                                        source=source, jobs=jobs)
+        widths = {m: _widest(res, m) for m in targets}
+        reached = all(widths[m] <= h for m, h in targets.items())
+        if reached or n >= max_replications:
+            break
+        needed = max(math.ceil(n * (widths[m] / h) ** 2) if math.isfinite(widths[m])
+                     else 2 * n for m, h in targets.items())
+        more = min(max_replications, max(needed, n + 1)) - n
+        done += replicate(range(n, n + more))
+    if len(done) != sc.replications:
+        sc = derive(sc, {"replications": len(done)})
+    wall = time.perf_counter() - t0
     res = Results.from_replications(sc, done, started=started, wall_seconds=wall,
                                     source=source, jobs=jobs)
+    if targets:
+        res.info["target_ci"] = {"half_widths": dict(targets), "reached": bool(reached),
+                                 "max_replications": max_replications,
+                                 "replications": len(done)}
     if address is not None:
         res.info["dask"] = address
     return res
