@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
                         "worker processes (0 = one per core), else a scheduler address "
                         "(needs the dask extra); results do not depend on it")
     w.add_argument("--no-plots", action="store_true", help="do not draw plots/*.png")
+    w.add_argument("--target-ci", action="append", default=[], metavar="METRIC=HALFWIDTH",
+                   help="give each point more replications until every stock point's 95%% "
+                        "interval of METRIC is at most HALFWIDTH; repeatable")
+    w.add_argument("--max-replications", type=int, default=1000, metavar="N",
+                   help="the cap per point for --target-ci (default 1000)")
     w.add_argument("--overwrite", action="store_true",
                    help="replace --out if it is a results folder of this tool")
     w.add_argument("--quiet", action="store_true", help="no progress")
@@ -270,8 +275,10 @@ def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
                                 "must be a whole number >= 0"))
     if problems:
         raise UserError(problems)
-    from simulator.experiment.runner import check_dask
+    from simulator.experiment.runner import check_dask, check_target_ci
     dask = check_dask(args.dask, "--dask", "<command line>")
+    targets = check_target_ci(_target_pairs(args.target_ci), args.max_replications,
+                              "--target-ci", "<command line>") if args.target_ci else None
     sc = simulator.load(args.scenario)
     out = Path(args.out) if args.out else _default_out(sc.name + "-sweep")
     claim = check_out(out, args.overwrite, "--overwrite")
@@ -279,7 +286,8 @@ def _sweep(args: argparse.Namespace, argv: list[str] | None) -> int:
     try:
         res = sweep.run_sweep(sc, out, jobs=jobs, points=args.points, sampling=args.sampling,
                               sample_seed=args.sample_seed, resume=args.resume,
-                              progress=False if args.quiet else None, dask=dask)
+                              progress=False if args.quiet else None, dask=dask,
+                              target_ci=targets, max_replications=args.max_replications)
         res.plots = not args.no_plots
     except BaseException as exc:
         if not isinstance(exc, UserError) and sweep.partial_folder(claim.path).exists():

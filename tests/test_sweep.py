@@ -447,3 +447,32 @@ def test_dask_local_gives_the_identical_table_and_plots_are_drawn(tmp_path):
     assert pngs and all((out / "plots" / n).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
                         for n in pngs)
     assert not (out_one / "plots").exists()
+
+
+def test_target_ci_gives_each_point_the_replications_it_needs(tmp_path):
+    # every point's stock-point intervals of fill_rate end at most 0.02 wide (half-width), the
+    # first replications of each point are those of the plain sweep, and the counts differ
+    # between points only as their variances do
+    import math
+
+    import pandas as pd
+
+    from simulator.stats import t_quantile
+
+    _, _, plain = _sweep(tmp_path, "--workers", "1", "--no-plots", name="plain")
+    _, out, table = _sweep(tmp_path, "--workers", "2", "--no-plots", "--target-ci",
+                           "fill_rate=0.02", "--max-replications", "60", name="t")
+    keys = list(table.columns[:2])
+    for _, g in table.groupby([*keys, "warehouse", "product"]):
+        n = len(g)
+        half = t_quantile(0.975, n - 1) * g["fill_rate"].std() / math.sqrt(n)
+        assert half <= 0.02 + 1e-12 or n == 60, (n, half)
+    first = table[table["replication"] < 2].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first.sort_values([*keys, "replication", "warehouse"])
+                                  .reset_index(drop=True),
+                                  plain.sort_values([*keys, "replication", "warehouse"])
+                                  .reset_index(drop=True))
+    import json
+    info = json.loads((out / "run.json").read_text())
+    assert info["target_ci"] == {"fill_rate": 0.02}
+    assert max(info["replications_per_point"].values()) > 2

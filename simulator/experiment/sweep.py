@@ -160,9 +160,8 @@ def _use_path(path: list[str]) -> None:
     sys.path[:] = path
 
 
-def _tasks(scenarios: list[Scenario], todo: list[int], batch: int) -> Iterator[_Task]:
-    for p in todo:
-        reps = range(scenarios[p].replications)
+def _tasks(scenarios: list[Scenario], ranges: dict[int, range], batch: int) -> Iterator[_Task]:
+    for p, reps in ranges.items():
         for start in range(0, len(reps), batch):
             yield _Task(p, scenarios[p], tuple(reps[start:start + batch]))
 
@@ -301,7 +300,9 @@ def _summaries(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = None,
               sampling: str = "lhs", sample_seed: int | None = None, resume: bool = False,
-              progress: bool | None = None, dask: str | None = None) -> SweepResult:
+              progress: bool | None = None, dask: str | None = None,
+              target_ci: dict[str, float] | None = None,
+              max_replications: int = 1000) -> SweepResult:
     """Run every point of ``sc.sweep``; finished points are kept beside ``out`` until all
     are in (see the module docstring). Returns the result; the caller writes ``out``.
 
@@ -323,6 +324,11 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     dask : str, optional
         Run the tasks on a Dask cluster: ``"local"`` (a LocalCluster of ``jobs`` workers, 0:
         one per core) or a scheduler address; the numbers do not depend on it.
+    target_ci, max_replications
+        As for :func:`simulator.run`, per point: after its replications, a point gets more
+        until every stock point's 95% interval of each metric is at most the half-width (or
+        it has ``max_replications``). Each round rewrites the point's file, so an
+        interrupted sweep resumes from what it had.
     """
     if not sc.sweep:
         raise UserError([Problem(_ORIGINS.get(id(sc), ("<dict>",))[0], None, "sweep",
@@ -345,8 +351,18 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
         jobs = max(1, min(jobs, len(todo) * sc.replications or 1))
     batch = _batch(todo, sc.replications, max(jobs, 1))
     try:
-        frames = _execute(scenarios, pts, todo, batch, jobs, folder, progress, dask)
+        ranges = {p: range(scenarios[p].replications) for p in todo}
+        frames = _execute(scenarios, pts, ranges, batch, jobs, folder, progress, dask)
         frames.update({p: pd.read_parquet(folder / _PART.format(p)) for p in done})
+        while target_ci:
+            more = _more_replications(frames, target_ci, max_replications)
+            if not more:
+                break
+            extra = sum(len(r) for r in more.values())
+            step = max(1, min(max(len(r) for r in more.values()),
+                              math.ceil(extra / (4 * max(jobs, 1)))))
+            frames.update(_execute(scenarios, pts, more, step, jobs, folder, progress, dask,
+                                   before=frames))
     except OSError as exc:
         if exc.errno is None:
             raise
@@ -360,6 +376,9 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
             "seed": sc.seed, "replications": sc.replications, "keys": keys,
             "points": len(pts), "points_resumed": len(done), "sampling": sampling,
             "points_requested": points, "sample_seed": seed, "jobs": jobs, "dask": dask,
+            "target_ci": dict(target_ci or {}) or None,
+            "replications_per_point": {str(p): int(frames[p]["replication"].nunique())
+                                       for p in range(len(pts))} if target_ci else None,
             "replications_per_task": batch,
             "started": started.isoformat(timespec="seconds"),
             "wall_seconds": round(time.perf_counter() - t0, 3),
@@ -367,16 +386,18 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     return SweepResult(sc, keys, table, summary, info)
 
 
-def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[int],
+def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], ranges: dict[int, range],
              batch: int, jobs: int, folder: Path, progress: bool | None,
-             dask: str | None = None) -> dict[int, pd.DataFrame]:
-    """Run the points in ``todo``; write each as soon as all its replications are in;
-    return their tables."""
+             dask: str | None = None,
+             before: dict[int, pd.DataFrame] | None = None) -> dict[int, pd.DataFrame]:
+    """Run replications ``ranges[p]`` of each point p; as soon as a point's are all in, write
+    its table (with its rows from ``before``, if any: more replications of a finished point)
+    and return the tables."""
     frames: dict[int, pd.DataFrame] = {}
-    total = sum(scenarios[p].replications for p in todo)
+    total = sum(len(r) for r in ranges.values())
     textual = _textual(pts)
     pending: dict[int, list[ReplicationResult]] = {}
-    tasks = _tasks(scenarios, todo, batch)
+    tasks = _tasks(scenarios, ranges, batch)
     with _progress(total, progress) as bar:
         results: Any
         if dask is not None:
@@ -394,10 +415,38 @@ def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], todo: list[in
                 got = pending.setdefault(p, [])
                 got += reps
                 bar.update(len(reps))
-                if len(got) == scenarios[p].replications:
-                    frames[p] = _frame(pts[p], pending.pop(p), textual)
+                if len(got) == len(ranges[p]):
+                    new = _frame(pts[p], pending.pop(p), textual)
+                    old = (before or {}).get(p)
+                    frames[p] = new if old is None else \
+                        pd.concat([old, new], ignore_index=True)
                     _write_part(folder, p, frames[p])
     return frames
+
+
+def _more_replications(frames: dict[int, pd.DataFrame], targets: dict[str, float],
+                       cap: int) -> dict[int, range]:
+    """For ``--target-ci``: the replications each point still needs so that every stock
+    point's 95% t-interval of each target metric is at most its half-width (estimated from
+    the current standard deviation, at least one more, at most ``cap`` in all)."""
+    from simulator.stats import t_quantile
+    need: dict[int, range] = {}
+    for p, df in frames.items():
+        have = int(df["replication"].nunique())
+        if have >= cap:
+            continue
+        want = have
+        for metric, h in targets.items():
+            g = df.groupby(["warehouse", "product"])[metric].agg(["count", "std"])
+            for n, sd in zip(g["count"], g["std"], strict=True):
+                if n < 2:
+                    want = max(want, 2 * have) if n else want
+                elif sd == sd and t_quantile(0.975, n - 1) * sd / math.sqrt(n) > h:
+                    width = t_quantile(0.975, n - 1) * sd / math.sqrt(n)
+                    want = max(want, have + 1, math.ceil(have * (width / h) ** 2))
+        if want > have:
+            need[p] = range(have, min(cap, want))
+    return need
 
 
 def finish(result: SweepResult, claim: outdir.Claim, csv: bool = False) -> Path:
