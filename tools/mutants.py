@@ -179,21 +179,21 @@ MUTANTS: tuple[Mutant, ...] = (
       "a customer's gaps and sizes come from the same random stream"),
     # ---------------------------------------------------------------- same-instant order
     M("demand-before-receipt", EV,
-      "RECEIPT, DEMAND, REVIEW = 1, 2, 3",
-      "RECEIPT, DEMAND, REVIEW = 2, 1, 3",
+      "TICK, RECEIPT, DEMAND, REVIEW = 0, 1, 2, 3",
+      "TICK, RECEIPT, DEMAND, REVIEW = 0, 2, 1, 3",
       "at the same instant a customer order comes before a receipt"),
     M("review-before-demand", EV,
-      "RECEIPT, DEMAND, REVIEW = 1, 2, 3",
-      "RECEIPT, DEMAND, REVIEW = 1, 3, 2",
+      "TICK, RECEIPT, DEMAND, REVIEW = 0, 1, 2, 3",
+      "TICK, RECEIPT, DEMAND, REVIEW = 0, 1, 3, 2",
       "at the same instant a periodic review comes before a customer order"),
     # ---------------------------------------------------------------- policies
     M("ss-on-hand", CL,
-      "        p = view.position\n        return self.S - p if p <= self.s else 0.0",
-      "        p = view.on_hand\n        return self.S - p if p <= self.s else 0.0",
+      "        p = view.position\n        s, big_s = self.s, self.S",
+      "        p = view.on_hand\n        s, big_s = self.s, self.S",
       "(s, S) looks at stock on hand instead of the inventory position"),
     M("rq-ceil", CL,
-      "return (math.floor((self.r - p) / self.Q) + 1) * self.Q",
-      "return math.ceil((self.r - p) / self.Q) * self.Q",
+      "return (math.floor((r - p) / q) + 1) * q",
+      "return math.ceil((r - p) / q) * q",
       "(r, Q) orders ceil((r - p)/Q) lots (none at exactly p = r)"),
     M("base-stock-negative", CL,
       "return self.S - p if p < self.S else 0.0",
@@ -276,12 +276,12 @@ MUTANTS: tuple[Mutant, ...] = (
       "streams draw in batches of 4096 from the start"),
     # ---------------------------------------------------------------- derived parameters
     M("compound-poisson-no-mean-term", DE,
-      "return d.rate * m, d.rate * (v + m * m)  # compound Poisson",
-      "return d.rate * m, d.rate * v  # compound Poisson",
+      "return rate * m, rate * (v + m * m) + extra * m * m  # compound Poisson",
+      "return rate * m, rate * v + extra * m * m  # compound Poisson",
       "compound-Poisson demand variance rate without the (E S)^2 term"),
     M("fixed-gaps-compound-var", DE,
-      "return d.rate * m, d.rate * v  # fixed gaps",
-      "return d.rate * m, d.rate * (v + m * m)  # fixed gaps",
+      "return rate * m, rate * v + extra * m * m  # fixed gaps",
+      "return rate * m, rate * (v + m * m) + extra * m * m  # fixed gaps",
       "fixed-gap demand given the compound-Poisson variance"),
     M("echelon-var-not-summed", DE,
       "m, v = m + cm, v + cv",
@@ -312,10 +312,10 @@ MUTANTS: tuple[Mutant, ...] = (
     M("area-uses-new-level", ME,
       "            self.area_oh += self.oh * dt\n            self.area_bo += self.bo * dt\n"
       "            self.t = now\n        self.oh = sp.on_hand\n        self.bo = sp.backorders\n"
-      "        self.demand_units += qty",
+      "        if now >= self.day_end:",
       "            self.area_oh += sp.on_hand * dt\n            self.area_bo += self.bo * dt\n"
       "            self.t = now\n        self.oh = sp.on_hand\n        self.bo = sp.backorders\n"
-      "        self.demand_units += qty",
+      "        if now >= self.day_end:",
       "on-hand area integrates the level after a demand over the interval before it"),
     # ---------------------------------------------------------------- replication
     M("warmup-reset-at-zero", RE,
@@ -492,6 +492,33 @@ MUTANTS: tuple[Mutant, ...] = (
       "        q = line.probability / nonempty  # P(line present | order nonempty), at most 1",
       "        q = line.probability",
       "policies see line rates without the redraw of empty orders"),
+    # ---------------------------------------------------------------- forecasts and experiments
+    M("protection-without-review", "policies/forecasting.py",
+      "        return self.lead_time + self.review_period",
+      "        return self.lead_time",
+      "order_up_to protects the lead time only, not the review period"),
+    M("warmup-never-fits", "policies/forecasting.py",
+      "            else:\n                f.fit(self._rt.history)",
+      "            else:\n                pass",
+      "parameters left out are never estimated at the end of the warm-up"),
+    M("bullwhip-inverted", ME,
+      "        return var_o / var_d if var_d > 1e-12 else math.nan",
+      "        return var_d / var_o if var_o > 1e-12 else math.nan",
+      "bullwhip as demand variance over order variance"),
+    M("forecast-bias-sign", ME,
+      "        e = predicted - actual",
+      "        e = actual - predicted",
+      "forecast bias with the wrong sign (positive = under-forecast)"),
+    M("sweep-seed-per-point", "simulator/experiment/sweep.py",
+      "    return task.point, [run_replication(sc, r, sc.seed) for r in task.replications]",
+      "    return task.point, [run_replication(sc, r, sc.seed + task.point) "
+      "for r in task.replications]",
+      "each sweep point on its own seed (no common random numbers)"),
+    M("tick-before-nothing", "simulator/model/network.py",
+      "            if sp.continuous:  # the policy's levels moved with the forecast: read them "
+      "again",
+      "            if False:  # the policy's levels moved with the forecast: read them again",
+      "the stock point keeps the first day's reorder level"),
 )
 
 
