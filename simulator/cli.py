@@ -1,4 +1,5 @@
-"""Command line: ``simulator run|validate SCENARIO.yaml``, ``simulator compare A.yaml B.yaml``
+"""Command line: ``simulator run|validate SCENARIO.yaml``, ``simulator compare A.yaml B.yaml``,
+the planner helpers ``simulator calc eoq|safety-stock|reorder-point`` and ``simulator abc``
 (also ``python -m simulator``).
 
 Bad input never ends in a traceback: each problem is printed as
