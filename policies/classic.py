@@ -13,13 +13,13 @@ given values hold until the forecaster has seen its first day.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 from typing import Any, ClassVar
 
 from pydantic import model_validator
 
 from policies.base import Finite, PolicyContext, Positive, StockView
 from policies.forecasting import Forecasting, whole_units
+from simulator.planning import eoq, reorder_point
 
 
 class SS(Forecasting):
@@ -153,13 +153,12 @@ def eoq_quantity(ctx: PolicyContext) -> float:
     """Economic order quantity (units), rounded to a whole unit, at least 1."""
     if ctx.demand_rate <= 0 or ctx.ordering_cost <= 0 or ctx.holding_cost <= 0:
         raise ValueError("EOQ needs demand, ordering_cost and holding_cost > 0; give Q")
-    q = math.sqrt(2 * ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)
+    q = eoq(ctx.demand_rate, ctx.ordering_cost, ctx.holding_cost)
     return float(max(1, math.floor(q + 0.5)))  # nearest whole unit, halves up
 
 
 def eoq_reorder_point(ctx: PolicyContext, service_level: float, review_period: float) -> float:
-    """Mean demand over lead time + review period plus normal-approximation safety stock."""
-    t = ctx.lead_time_mean + review_period
-    mu = ctx.demand_rate * t
-    var = ctx.demand_var_rate * t + ctx.demand_rate ** 2 * ctx.lead_time_var
-    return mu + NormalDist().inv_cdf(service_level) * math.sqrt(var)
+    """Mean demand over lead time + review period plus normal-approximation safety stock
+    (:func:`simulator.planning.reorder_point`)."""
+    return reorder_point(ctx.demand_rate, service_level, ctx.demand_var_rate,
+                         ctx.lead_time_mean, ctx.lead_time_var, review_period)

@@ -1,4 +1,5 @@
-"""Command line: ``simulator run|validate SCENARIO.yaml``, ``simulator compare A.yaml B.yaml``
+"""Command line: ``simulator run|validate SCENARIO.yaml``, ``simulator compare A.yaml B.yaml``,
+the planner helpers ``simulator calc eoq|safety-stock|reorder-point`` and ``simulator abc``
 (also ``python -m simulator``).
 
 Bad input never ends in a traceback: each problem is printed as
@@ -111,7 +112,98 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="folder for comparison.csv (default: "
                    "results/compare/<timestamp>/)")
     c.add_argument("--quiet", action="store_true", help="no progress and no table")
+    _planner_parsers(sub)
     return p
+
+
+#: calculator parameter -> its flag (simulator calc)
+_CALC_FLAGS = {"demand_per_day": "--demand", "demand_rate": "--demand",
+               "ordering_cost": "--ordering-cost", "holding_cost_per_day": "--holding-cost",
+               "service_level": "--service-level", "demand_var_per_day": "--demand-var",
+               "lead_time_mean": "--lead-time", "lead_time_var": "--lead-time-var",
+               "review_period": "--review-period", "a": "--a", "b": "--b"}
+
+
+def _planner_parsers(sub: Any) -> None:
+    """``simulator calc eoq|safety-stock|reorder-point`` and ``simulator abc``."""
+    c = sub.add_parser("calc", help="textbook calculators: EOQ, safety stock, reorder point "
+                       "(docs/planning.md)")
+    kinds = c.add_subparsers(dest="calc", metavar="eoq|safety-stock|reorder-point")
+    e = kinds.add_parser("eoq", help="economic order quantity sqrt(2 D K / h)")
+    e.add_argument("--demand", type=float, required=True, help="demand D (units per day)")
+    e.add_argument("--ordering-cost", type=float, required=True, help="cost K per order")
+    e.add_argument("--holding-cost", type=float, required=True,
+                   help="holding cost h per unit per day")
+    for name, what in (("safety-stock", "safety stock z sqrt(T V + D^2 Var(L))"),
+                       ("reorder-point", "reorder point D T + safety stock")):
+        k = kinds.add_parser(name, help=what)
+        k.add_argument("--service-level", type=float, required=True,
+                       help="cycle service level in (0, 1)")
+        k.add_argument("--demand", type=float, default=None,
+                       help="mean demand D (units per day)")
+        k.add_argument("--demand-var", type=float, required=True,
+                       help="variance rate V of demand (units^2 per day)")
+        k.add_argument("--lead-time", type=float, required=True, help="mean lead time (days)")
+        k.add_argument("--lead-time-var", type=float, default=0.0,
+                       help="variance of the lead time (days^2, default 0)")
+        k.add_argument("--review-period", type=float, default=0.0,
+                       help="days between reviews (default 0: continuous)")
+    a = sub.add_parser("abc", help="ABC classification of a scenario's products by annual "
+                       "demand value")
+    a.add_argument("scenario", help="scenario YAML file")
+    a.add_argument("--a", type=float, default=0.8, help="cumulative share closing class A "
+                   "(default 0.8)")
+    a.add_argument("--b", type=float, default=0.95, help="cumulative share closing class B "
+                   "(default 0.95)")
+
+
+def _calc(args: argparse.Namespace) -> int:
+    """``simulator calc``: one calculator's result and its formula."""
+    from simulator import planning
+
+    if args.calc is None:
+        raise UserError([Problem("<command line>", None, "calc",
+                                 "give eoq, safety-stock or reorder-point")])
+    try:
+        if args.calc == "eoq":
+            q = planning.eoq(args.demand, args.ordering_cost, args.holding_cost)
+            print(f"EOQ = sqrt(2 D K / h) = sqrt(2 * {args.demand:g} * {args.ordering_cost:g}"
+                  f" / {args.holding_cost:g}) = {q:.6g} units")
+            return EXIT_OK
+        ss = planning.safety_stock(args.service_level, args.demand_var, args.lead_time,
+                                   args.lead_time_var, args.demand, args.review_period)
+        if args.calc == "reorder-point" and args.demand is None:
+            raise planning.BadValue("demand_rate", "is required")
+    except planning.BadValue as exc:
+        raise UserError([Problem("<command line>", None, _CALC_FLAGS[exc.name],
+                                 exc.message)]) from None
+    t = args.lead_time + args.review_period
+    d = args.demand or 0.0
+    sd = f"sqrt({t:g} * {args.demand_var:g} + {d:g}^2 * {args.lead_time_var:g})"
+    print(f"safety stock = z sqrt(T V + D^2 Var(L)) = {_z(args.service_level):.6g} "
+          f"* {sd} = {ss:.6g} units (T = lead time + review period = {t:g} days)")
+    if args.calc == "reorder-point":
+        print(f"reorder point = D T + safety stock = {d:g} * {t:g} + {ss:.6g} = "
+              f"{d * t + ss:.6g} units")
+    return EXIT_OK
+
+
+def _z(service_level: float) -> float:
+    from statistics import NormalDist
+    return NormalDist().inv_cdf(service_level)
+
+
+def _abc(args: argparse.Namespace) -> int:
+    """``simulator abc``: the classification table."""
+    from simulator import planning
+
+    try:
+        table = planning.abc(args.scenario, args.a, args.b)
+    except planning.BadValue as exc:
+        raise UserError([Problem("<command line>", None, _CALC_FLAGS[exc.name],
+                                 exc.message)]) from None
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return EXIT_OK
 
 
 def _default_out(name: str) -> Path:
@@ -386,6 +478,10 @@ def _main(argv: list[str] | None) -> int:
         with raise_on_sigterm():
             if args.command == "forecast":
                 return _forecast(args)
+            if args.command == "calc":
+                return _calc(args)
+            if args.command == "abc":
+                return _abc(args)
             if args.command == "compare":
                 return _compare(args)
             if args.command == "sweep":
