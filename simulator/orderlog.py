@@ -28,7 +28,6 @@ import io
 import itertools
 import math
 import os
-import stat
 from array import array
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from simulator.errors import Problem, UserError
+from simulator.files import TooBig, Unreadable, read_bounded
 
 #: largest log read (bytes)
 MAX_BYTES = 256 * 2**20
@@ -291,30 +291,11 @@ def _problem(file: str, line: int | None, key: str, message: str) -> OrderLogErr
 def _read_bytes(p: Path, file: str) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_BYTES`, never blocking on a FIFO."""
     try:
-        st = os.stat(p)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise _problem(file, None, _FILE, f"cannot read: {what}")
-        if st.st_size > MAX_BYTES:
-            raise _too_big(file)
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
-                raise _problem(file, None, _FILE, "cannot read: not a regular file")
-            chunks, size = [], 0
-            while size <= MAX_BYTES:
-                chunk = os.read(fd, min(1 << 24, MAX_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise _problem(file, None, _FILE, f"cannot read: {exc.strerror or exc}") from None
-    if size > MAX_BYTES:
-        raise _too_big(file)
-    return b"".join(chunks)
+        return read_bounded(p, MAX_BYTES)
+    except TooBig:
+        raise _too_big(file) from None
+    except Unreadable as exc:
+        raise _problem(file, None, _FILE, str(exc)) from None
 
 
 def _too_big(file: str) -> OrderLogError:

@@ -20,9 +20,7 @@ semantics: keys given explicitly in the mapping win over merged ones.
 """
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import yaml
 from yaml import events as ev
 
 from simulator.errors import Problem, ScenarioError
+from simulator.files import TooBig, Unreadable, read_bounded
 
 Path_ = tuple[Any, ...]
 
@@ -410,34 +409,14 @@ def load_yaml_text(text: str, file: str) -> tuple[Any, LineMap, list[Problem]]:
 
 
 def _read_bytes(p: Path) -> bytes:
-    """At most ``MAX_BYTES + 1`` bytes of a regular file, never blocking on a FIFO or device."""
+    """The bytes of a regular file of at most ``MAX_BYTES``, never blocking on a FIFO or
+    device."""
     try:
-        st = os.stat(p)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise ScenarioError([Problem(str(p), None, "(file)", f"cannot read: {what}")])
-        if st.st_size > MAX_BYTES:
-            raise _too_big(str(p))
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the stat
-                raise ScenarioError([Problem(str(p), None, "(file)",
-                                             "cannot read: not a regular file")])
-            chunks, size = [], 0
-            while size <= MAX_BYTES:
-                chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                size += len(chunk)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise ScenarioError([Problem(str(p), None, "(file)",
-                                     f"cannot read: {exc.strerror or exc}")]) from None
-    if size > MAX_BYTES:
-        raise _too_big(str(p))
-    return b"".join(chunks)
+        return read_bounded(p, MAX_BYTES)
+    except TooBig:
+        raise _too_big(str(p)) from None
+    except Unreadable as exc:
+        raise ScenarioError([Problem(str(p), None, "(file)", str(exc))]) from None
 
 
 def load_yaml_file(path: str | Path) -> tuple[Any, LineMap, list[Problem]]:
