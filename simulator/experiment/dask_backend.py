@@ -145,23 +145,32 @@ def connect(address: str = "local", workers: int | None = None,
             cluster.close()
         raise
     finished = False
+    levels: dict[str, int] = {}
     try:
         yield client
         finished = True
     finally:
         try:
             if cluster is not None and not finished:
-                _kill_workers(cluster)  # a busy worker would only stop after its task
+                levels = _kill_workers(cluster)  # a busy worker would stop after its task
             client.close()
         finally:
             if cluster is not None:
                 cluster.close()
+            for name, level in levels.items():  # the loggers as they were
+                logging.getLogger(name).setLevel(level)
 
 
-def _kill_workers(cluster: Any) -> None:
+def _kill_workers(cluster: Any) -> dict[str, int]:
     """SIGKILL the worker processes of a LocalCluster we started (after an interrupt or a
     failure: their work is lost anyway), so that closing it does not wait for the task each
-    is running, however long."""
+    is running, however long. The scheduler (in this process) would log each killed worker's
+    tasks as failed: those are not news to the user, so its loggers are quietened first."""
+    levels = {}
+    for name in list(logging.root.manager.loggerDict):
+        if name == "distributed" or name.startswith("distributed."):
+            levels[name] = logging.getLogger(name).level
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     for nanny in list(getattr(cluster, "workers", {}).values()):
         pid = getattr(getattr(getattr(nanny, "process", None), "process", None), "pid", None)
         if isinstance(pid, int) and pid > 0:
@@ -169,6 +178,7 @@ def _kill_workers(cluster: Any) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:  # already gone
                 pass
+    return levels
 
 
 def slots(client: Any) -> int:
