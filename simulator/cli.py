@@ -8,6 +8,7 @@ Bad input never ends in a traceback: each problem is printed as
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import re
 import signal
@@ -24,6 +25,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_TERMINATED = 0, 1, 2, 143
 
 #: problems printed at most (a file with a million bad entries must not flood the terminal)
 MAX_PROBLEMS = 100
+
+#: commands that live in modules of their own, by name. Each module has ``HELP`` (one line),
+#: ``add_arguments(parser)`` and ``run(args) -> int`` (an exit status; it raises UserError
+#: for bad input). The module is imported to build the parser, so it imports nothing heavy at
+#: module level.
+PLUGGED: dict[str, str] = {}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -113,6 +120,9 @@ def _parser() -> argparse.ArgumentParser:
                    "results/compare/<timestamp>/)")
     c.add_argument("--quiet", action="store_true", help="no progress and no table")
     _planner_parsers(sub)
+    for name, module in PLUGGED.items():
+        mod = importlib.import_module(module)
+        mod.add_arguments(sub.add_parser(name, help=mod.HELP))
     return p
 
 
@@ -476,6 +486,8 @@ def _main(argv: list[str] | None) -> int:
     from simulator.experiment.pool import RemoteError, Terminated, WorkerDied, raise_on_sigterm
     try:
         with raise_on_sigterm():
+            if args.command in PLUGGED:
+                return int(importlib.import_module(PLUGGED[args.command]).run(args))
             if args.command == "forecast":
                 return _forecast(args)
             if args.command == "calc":

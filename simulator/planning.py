@@ -145,9 +145,10 @@ def abc(scenario: Scenario | str | dict[str, object], a: float = 0.8,
         b: float = 0.95) -> pd.DataFrame:
     """ABC classification of a scenario's products by annual demand value.
 
-    The value of a unit is the product's ``holding_cost`` (holding cost is usually a rate
-    times the unit's value, so it ranks products as their values do; the scenario has no
-    price); when every product's holding cost is 0, every unit counts 1 (ranking by units).
+    The value of a unit is the product's ``unit_cost``; when no product has one, its
+    ``holding_cost`` (holding cost is usually a rate times the unit's value, so it ranks
+    products as their values do); when those are all 0 too, every unit counts 1 (ranking by
+    units).
     Products are sorted by annual value, largest first (ties by id); a product is class A
     while the cumulative share of value up to and including it is at most ``a``, B while at
     most ``b``, else C. The first product is always A, and a product with no demand is C.
@@ -175,7 +176,9 @@ def abc(scenario: Scenario | str | dict[str, object], a: float = 0.8,
                                                  f"(got a={a!r}, b={b!r})")
     sc = load(scenario)  # type: ignore[arg-type]
     units = annual_demand(sc)
-    costs = {p.id: p.holding_cost for p in sc.products}
+    costs = {p.id: p.unit_cost for p in sc.products}
+    if not any(v > 0 for v in costs.values()):
+        costs = {p.id: p.holding_cost for p in sc.products}
     value = costs if any(v > 0 for v in costs.values()) else dict.fromkeys(costs, 1.0)
     rows = sorted(((pid, units[pid], value[pid]) for pid in costs),
                   key=lambda r: (-r[1] * r[2], r[0]))

@@ -125,6 +125,17 @@ def test_abc_ranks_by_value_not_units():
     assert dict(zip(table["product"], table["class"]))["p5"] == "A"
 
 
+def test_abc_unit_cost_is_the_value_when_given():
+    # holding costs would put p5 first (as above); unit costs 1 everywhere but 0.1 on p1 put
+    # p2 first: values 0.5, 3, 1, 0.6, 0.4 of 5.5
+    sc = _abc_scenario([1, 1, 1, 1, 20, 1])
+    for prod, cost in zip(sc["products"], [0.1, 1, 1, 1, 1, 1]):
+        prod["unit_cost"] = cost
+    table = planning.abc(sc)
+    assert list(table["product"][:3]) == ["p2", "p3", "p4"]
+    assert table["unit_value"].tolist()[:2] == [1.0, 1.0]
+
+
 def test_abc_thresholds_and_zero_costs():
     # no holding costs: units count 1 each (ranking by units); a = 0.4 leaves only p1 in A
     # (it alone exceeds 0.4, and the first product is always A); b = 0.85 closes B at p2

@@ -87,6 +87,10 @@ class Product(_Model):
     ordering_cost: NonNeg = 0.0
     backorder_cost: NonNeg = 0.0
     lost_sale_cost: NonNeg = 0.0
+    #: money per unit bought (the value of a unit: ABC classes, the LP policy's budget)
+    unit_cost: NonNeg = 0.0
+    #: space one unit takes in a warehouse (any unit; the LP policy's capacity in volume)
+    volume: NonNeg = 1.0
 
 
 class Period(_Model):
