@@ -226,6 +226,10 @@ def test_parameters_of_the_form(client):
     assert params["warehouses.dc.inventory.widget.policy.s"] == 70
     assert params["warehouses.dc.inventory.widget.policy.S"] == 150
     assert params["warehouses.dc.inventory.gadget.policy.Q"] == 40
+    assert params["warehouses.dc.inventory.gizmo.policy.service_level"] == 0.95
+    assert "warehouses.dc.inventory.widget.policy.review_period" not in params  # a default
+    res = client.post("/api/parameters", data="name: x\n")
+    assert res.status_code == 422
 
 
 def test_concurrent_runs_each_get_their_own_results():

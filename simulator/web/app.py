@@ -103,8 +103,11 @@ class Api:
         YAML text) as ``[{"key": dotted key, "value": number}]``, for the page's form."""
         body = request.get_json(silent=True) if request.is_json else None
         req = self._request(body) if body is not None else intake.Request(_text(), "upload", {})
-        sc = self._load(req)
-        return jsonify([{"key": k, "value": v} for k, v in policy_parameters(sc)])
+        from simulator.scenario.yamlload import load_yaml_text
+
+        self._load(req)  # the form is only for a valid scenario
+        data = load_yaml_text(req.text, intake.UPLOAD)[0]
+        return jsonify([{"key": k, "value": v} for k, v in policy_parameters(data)])
 
     # -- runs ------------------------------------------------------------------------
     def submit(self) -> Any:
@@ -198,14 +201,18 @@ class Api:
                         mimetype="application/json")
 
 
-def policy_parameters(sc: Scenario) -> list[tuple[str, float]]:
-    """``(dotted key, value)`` of every number in each stock point's policy."""
+def policy_parameters(data: Any) -> list[tuple[str, float]]:
+    """``(dotted key, value)`` of every number written in a stock point's policy, in the
+    scenario's plain data (as in the file: defaults the file leaves out are not listed)."""
     out = []
-    for w in sc.to_dict().get("warehouses", []):
-        for pid, inv in (w.get("inventory") or {}).items():
-            for k, v in (inv.get("policy") or {}).items():
+    warehouses = data.get("warehouses") if isinstance(data, dict) else None
+    for w in warehouses if isinstance(warehouses, list) else []:
+        inventory = w.get("inventory") if isinstance(w, dict) else None
+        for pid, inv in (inventory.items() if isinstance(inventory, dict) else ()):
+            policy = inv.get("policy") if isinstance(inv, dict) else None
+            for k, v in (policy.items() if isinstance(policy, dict) else ()):
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    out.append((f"warehouses.{w['id']}.inventory.{pid}.policy.{k}", v))
+                    out.append((f"warehouses.{w.get('id')}.inventory.{pid}.policy.{k}", v))
     return out
 
 

@@ -74,7 +74,8 @@ class Run(Base):
         return {"id": self.id, "status": self.status, "progress": round(self.progress, 4),
                 "name": self.name, "source": self.source, "created": self.created,
                 "started": self.started, "finished": self.finished,
-                "replications": self.replications, "problems": json.loads(self.problems),
+                "replications": self.replications, "overrides": json.loads(self.overrides),
+                "problems": json.loads(self.problems),
                 "error": self.error}
 
 
@@ -88,8 +89,8 @@ class RunTable(Base):
 
 
 def now() -> str:
-    """The current UTC time, ISO 8601 to the second."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time, ISO 8601 to the microsecond (runs are listed in this order)."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _engine(url: str) -> Engine:

@@ -123,7 +123,8 @@ async function showRun(id, name) {
   $("results").hidden = false; $("run-name").textContent = name;
   fill($("kpi"), ["stock point", ...KPIS], kpiRows(summary.body));
   const wcols = warnings.body.length ? Object.keys(warnings.body[0]) : ["message"];
-  fill($("warnings"), wcols, warnings.body.slice(0, 200));
+  const wrows = warnings.body.length ? warnings.body.slice(0, 200) : [{ message: "(none)" }];
+  fill($("warnings"), wcols, wrows);
   $("plots").innerHTML = "";
   for (const plot of ["fill_rate", "cost"]) {
     const img = document.createElement("img");
@@ -138,7 +139,9 @@ async function listRuns() {
     const chosen = sel.value; sel.innerHTML = "";
     for (const r of res.body.filter((r) => r.status === "done")) {
       const o = document.createElement("option");
-      o.value = r.id; o.textContent = `${r.name} ${r.created} (${r.id.slice(0, 6)})`; sel.appendChild(o);
+      const changed = Object.entries(r.overrides).map(([k, v]) => `${k.split(".").slice(-3).join(".")}=${v}`);
+      o.value = r.id; o.textContent = `${r.name} ${r.created.slice(0, 19)} ${changed.join(" ")} (${r.id.slice(0, 6)})`;
+      sel.appendChild(o);
     }
     if (chosen) sel.value = chosen;
   }
