@@ -324,3 +324,87 @@ def test_serve_refuses_bad_limits_without_a_traceback(capsys):
     assert "<arguments>: --max-replications: must be at least 1" in capsys.readouterr().err
     assert main(["serve", "--database", "nosuch://x"]) == 2
     assert "--database: cannot open 'nosuch://x'" in capsys.readouterr().err
+
+
+def test_runs_go_off_the_request_thread(app, client, monkeypatch):
+    from simulator.web import executor
+
+    release, entered = threading.Event(), threading.Event()
+    real = executor.simulate
+
+    def held(sc, report):
+        entered.set()
+        assert release.wait(30)
+        return real(sc, report)
+
+    monkeypatch.setattr(executor, "simulate", held)
+    run_id = post_run(client, scenario="quickstart", replications=2, overrides=SHORT)
+    assert entered.wait(30)
+    assert client.get(f"/api/runs/{run_id}").get_json()["status"] == "running"
+    assert client.get(f"/api/runs/{run_id}/summary").status_code == 409
+    release.set()
+    assert wait(client, run_id)["status"] == "done"
+
+
+def test_progress_is_reported_per_part_of_a_replication(monkeypatch):
+    from simulator.web import executor
+
+    monkeypatch.setattr(executor, "PROGRESS_EVERY", 0.0)
+    shares: list[float] = []
+    sc = apply_overrides(load(QUICK), {**SHORT, "replications": 4})
+    res = executor.simulate(sc, shares.append)
+    assert len(shares) > 4  # within replications too, not only after each
+    assert all(0 < s < 1 for s in shares)
+    assert shares == sorted(shares)
+    assert shares[-1] > 0.9
+    assert_same(records(res.metrics), direct(SHORT, 4).metrics)
+
+
+def test_a_run_that_fails_says_why_and_the_server_goes_on(app, client, monkeypatch):
+    from simulator.errors import Problem, UserError
+    from simulator.web import executor
+
+    def bad(sc, report):
+        raise UserError([Problem("<upload>", 12, "warehouses.0.x", "policy failed")])
+
+    monkeypatch.setattr(executor, "simulate", bad)
+    rec = wait(client, post_run(client, scenario="quickstart"))
+    assert (rec["status"], rec["problems"]) == ("failed", ["12: warehouses.0.x: policy failed"])
+
+    def bug(sc, report):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(executor, "simulate", bug)
+    rec = wait(client, post_run(client, scenario="quickstart"))
+    assert (rec["status"], rec["error"]) == ("failed", "RuntimeError: boom")
+    monkeypatch.undo()
+    assert wait(client, post_run(client, scenario="quickstart", replications=2,
+                                 overrides=SHORT))["status"] == "done"
+
+
+def test_serve_command_serves_the_api(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port)],
+                            cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/scenarios") as r:
+                    names = [s["name"] for s in json.load(r)]
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
+                time.sleep(0.2)
+        assert "quickstart" in names
+        assert (tmp_path / "simulator-web.db").is_file()  # the default database
+    finally:
+        proc.terminate()
+        proc.wait(10)
