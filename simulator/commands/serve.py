@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     app = _app(args)
     url = f"http://{args.host}:{args.port}/"
     print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"note: --host {args.host} lets other machines in; the app has no accounts, so "
+              "anyone who reaches it can run scenarios and see every run", file=sys.stderr,
+              flush=True)
     try:
         from waitress import serve
     except ImportError:

@@ -166,7 +166,7 @@ class Api:
                              run.replications)
         unlimited = Limits(max_replications=10**9, max_horizon=float("inf"))
         search = [str(self.examples_dir)] if run.source.startswith("example:") else []
-        sc = intake.load(req, unlimited, True, search)
+        sc = intake.load(req, unlimited, self.allow_code, search)
         tables = {n: self.store.table(run.id, n) for n in (*TABLES, "info")}
         return rebuild(sc, tables)
 
