@@ -391,7 +391,10 @@ def test_serve_command_serves_the_api(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port)],
+    # from tmp_path, the installed package is imported (in CI not the checkout): its page
+    # template must be installed with it
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", str(port),
+                             "--examples", str(ROOT / "scenarios")],
                             cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
         end = time.monotonic() + 30
@@ -404,6 +407,10 @@ def test_serve_command_serves_the_api(tmp_path):
                 assert proc.poll() is None and time.monotonic() < end, proc.stderr.read()
                 time.sleep(0.2)
         assert "quickstart" in names
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            assert b'<select id="example">' in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/app.js") as r:
+            assert b"/api/runs" in r.read()
         assert (tmp_path / "simulator-web.db").is_file()  # the default database
     finally:
         proc.terminate()

@@ -14,13 +14,17 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def _chromium() -> str | None:
+    return CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+
+
 def _missing() -> str | None:
     try:
         import flask  # noqa: F401
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
         return f"the browser test needs flask and playwright ({exc})"
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    if _chromium() is None:
         return f"no {CHROMIUM}: apt-get install chromium (.ci/run does)"
     return None
 
@@ -51,7 +55,7 @@ def page(server):
 
     with sync_playwright() as pw:
         # playwright gives the browser a new empty profile of its own
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = pw.chromium.launch(executable_path=_chromium(), args=FLAGS)
         pg = browser.new_page()
         pg.set_default_timeout(20_000)
         yield pg

@@ -19,6 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--database", default=DEFAULT_DATABASE, metavar="URL",
                    help=f"SQLAlchemy URL of the runs database (default {DEFAULT_DATABASE})")
+    p.add_argument("--examples", metavar="DIR", default=None,
+                   help="folder of example scenarios the page offers (default: the project's "
+                        "scenarios/ in a source checkout, else ./scenarios)")
     p.add_argument("--allow-code", action="store_true",
                    help="accept module:Class policies (imports code on the server; only for "
                         "trusted users)")
@@ -56,7 +59,8 @@ def _app(args: argparse.Namespace) -> Any:
 
     limits = _limits(args)
     try:
-        return create_app(args.database, allow_code=args.allow_code, limits=limits)
+        return create_app(args.database, allow_code=args.allow_code, limits=limits,
+                          examples=args.examples)
     except (ArgumentError, OperationalError, ImportError) as exc:
         raise UserError([Problem("<arguments>", None, "--database",
                                  f"cannot open {args.database!r}: {exc}")]) from None

@@ -23,8 +23,15 @@ from simulator.web.executor import TABLES, Busy, Executor, frame, rebuild
 from simulator.web.figures import NAMES, png
 from simulator.web.intake import Limits
 
-#: the example scenarios shipped with the project (a source checkout's scenarios/)
+#: the example scenarios of a source checkout (an installed package has none)
 EXAMPLES = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _examples(folder: str | Path | None) -> Path:
+    """The examples folder: ``folder``, else the checkout's, else ``./scenarios``."""
+    if folder is not None:
+        return Path(folder)
+    return EXAMPLES if EXAMPLES.is_dir() else Path("scenarios").resolve()
 
 
 def _problems(problems: list[str], status: int = 422) -> tuple[Response, int]:
@@ -260,7 +267,8 @@ def create_app(database_url: str = "sqlite://", allow_code: bool = False,
     limits : Limits, optional
         Upload size, replication, horizon and queue caps (default :class:`Limits`).
     examples : path, optional
-        Folder of example scenarios (default: the project's ``scenarios/``).
+        Folder of example scenarios (default: a source checkout's ``scenarios/``, else
+        ``./scenarios``).
 
     Returns
     -------
@@ -271,7 +279,7 @@ def create_app(database_url: str = "sqlite://", allow_code: bool = False,
     store = Store(database_url)
     store.abandon_unfinished()
     executor = Executor(store, limits.workers, limits.max_queue)
-    api = Api(store, executor, limits, allow_code, Path(examples) if examples else EXAMPLES)
+    api = Api(store, executor, limits, allow_code, _examples(examples))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = limits.max_upload_kb * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
