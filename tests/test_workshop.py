@@ -9,6 +9,10 @@ Event logs use the layout of tests/test_event_log.py (levels *after* the change)
 from __future__ import annotations
 
 import math
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +222,68 @@ def test_write_bullwhip_plot(beer, tmp_path):
     path = write_bullwhip_plot(beer, tmp_path / "plots")
     assert path == tmp_path / "plots" / "bullwhip.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- docs/workshop.md: every command works and prints what the answers quote -----------------
+
+WORKSHOP = (ROOT / "docs" / "workshop.md").read_text(encoding="utf-8")
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def doc_blocks(lang: str) -> list[str]:
+    return [body for kind, body in FENCE.findall(WORKSHOP) if kind == lang]
+
+
+@pytest.fixture(scope="module")
+def workshop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run every ``bash`` then ``python`` block of docs/workshop.md, in order, in a fresh
+    folder holding (a link to) the scenarios, with this venv's ``simulator`` first on PATH."""
+    folder = tmp_path_factory.mktemp("workshop")
+    (folder / "scenarios").symlink_to(ROOT / "scenarios")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for block in doc_blocks("bash"):
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{block}\n{done.stdout}\n{done.stderr}"
+    for block in doc_blocks("python"):
+        done = subprocess.run([sys.executable, "-c", block], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{block}\n{done.stderr}"
+    return folder / "workshop"
+
+
+def test_workshop_doc_has_commands_for_every_session():
+    commands = [line for b in doc_blocks("bash") for line in b.splitlines()
+                if line.startswith("simulator ")]
+    assert [c.split()[1] for c in commands] == ["run", "compare", "run", "run", "run", "run",
+                                                "sweep"]
+
+
+def summary_value(folder: Path, warehouse: str, metric: str) -> float:
+    import pandas as pd
+    s = pd.read_csv(folder / "summary.csv")
+    row = s[(s.warehouse == warehouse) & (s.metric == metric)]
+    return float(row["mean"].iloc[0])
+
+
+@pytest.mark.parametrize(("run", "warehouse", "metric", "quoted"), [
+    ("quickstart", "dc", "fill_rate", "0.996"),
+    ("beer", "retailer", "bullwhip", "3.56"),
+    ("beer", "factory", "bullwhip", "2.59"),
+    ("beer", "retailer", "fill_rate", "0.18"),
+    ("beer_window12", "retailer", "bullwhip", "2.21"),
+    ("beer_no_delay", "retailer", "fill_rate", "0.92"),
+    ("seasonal", "dc", "fill_rate", "0.805"),
+])
+def test_workshop_answers_quote_what_the_commands_print(workshop_run, run, warehouse, metric,
+                                                        quoted):
+    value = summary_value(workshop_run / run, warehouse, metric)
+    digits = len(quoted.split(".")[1])
+    assert f"{value:.{digits}f}" == quoted
+    assert quoted in WORKSHOP
+
+
+def test_workshop_outputs_exist(workshop_run):
+    assert (workshop_run / "compare" / "comparison.csv").is_file()
+    assert (workshop_run / "beer_plots" / "bullwhip.png").is_file()
+    assert (workshop_run / "sweep" / "points.csv").is_file()
