@@ -287,3 +287,75 @@ def test_workshop_outputs_exist(workshop_run):
     assert (workshop_run / "compare" / "comparison.csv").is_file()
     assert (workshop_run / "beer_plots" / "bullwhip.png").is_file()
     assert (workshop_run / "sweep" / "points.csv").is_file()
+
+
+def test_amplification_is_the_variance_ratio_against_customer_demand_without_delays():
+    # Without order delays a stage's demand is the orders of the stage below, day by day, so
+    # the product of the stage ratios is exactly var(daily orders) / var(daily customer
+    # demand): recount both from the event log of replication 0.
+    sc = apply_overrides(load(BEER), {
+        f"warehouses.{w}.inventory.beer.order_delay": 0 for w in CHAIN} | {"replications": 1})
+    net = Network(sc, replication=0)
+    log = EventLog()
+    net.attach(lambda sp: log)
+    net.start()
+    net.run(sc.horizon)
+    days = int(sc.horizon)
+
+    def daily(kind: str, warehouse: str) -> np.ndarray:
+        out = np.zeros(days)
+        for r in log.records:
+            if r[1] == kind and r[2] == warehouse:
+                out[int(math.floor(r[0]))] += r[4]
+        return out
+
+    customer = daily("demand", "retailer").var(ddof=1)
+    expected = [daily("order", w).var(ddof=1) / customer for w in CHAIN]
+    table = bullwhip_table(simulator.run(sc, progress=False))
+    amp = table[table.metric == AMPLIFICATION].set_index("warehouse")["mean"]
+    assert amp[CHAIN].tolist() == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(("window", "first"), [(0, 5.0), (1, 6.0)])
+def test_order_delay_before_a_consolidated_purchase_order(window, first):
+    # The store's order of t=2 joins a purchase order only when it reaches the supplier's
+    # consolidator, at t=2+2=4; the PO leaves at 4 + window and takes the lead time 1.
+    data = two_stage(2, source="sup")
+    data["suppliers"][0]["consolidation_window"] = window
+    receipts = [r[0] for r in event_log(data) if r[1] == "receive" and r[2] == "w"]
+    assert receipts[0] == first
+
+
+def test_order_delay_adds_to_the_transit_time_in_a_serial_base_stock_chain():
+    # THEORY 4 with an order delay d at the store: an order placed in (t - L1 - d, t] has not
+    # reached the DC's books by t - L1, so it is independent of the DC's backorders B2(t - L1)
+    # and IN1(t) = S1 - B2(t - L1) - D(L1 + d): the formula with L1 replaced by L1 + d. The
+    # DC's demand is the store's orders shifted by d: still Poisson(lam).
+    try:
+        from . import test_against_theory as against
+        from . import theory
+    except ImportError:  # pragma: no cover - depends on how pytest imports the file
+        import test_against_theory as against  # type: ignore[no-redef]
+        import theory  # type: ignore[no-redef]
+    lam, L1, d, L2, S1, S2 = 2.0, 1.0, 2.0, 3.0, 8, 6
+    sc = {
+        "name": "theory-serial-delay", "horizon": 3100.0, "warmup": 100.0, "seed": 1,
+        "products": [{"id": "item"}],
+        "suppliers": [{"id": "sup", "lead_time": L2}],
+        "warehouses": [
+            {"id": "dc", "inventory": {"item": {
+                "source": "sup", "policy": {"type": "base_stock", "S": S2}}}},
+            {"id": "store", "inventory": {"item": {
+                "source": "dc", "lead_time": L1, "order_delay": d,
+                "policy": {"type": "base_stock", "S": S1}}}}],
+        "customers": [{"id": "cust", "warehouse": "store",
+                       "demand": {"item": {"rate": lam, "size": 1}}}],
+    }
+    res = simulator.run(sc, replications=20, progress=False)
+    ex = theory.serial_two_echelon(lam, L1 + d, L2, S1, S2)
+    store, dc = against.rows(res, "store"), against.rows(res, "dc")
+    against.check(store["fill_rate"], ex["stage1"]["fill_rate"], label="delay store fill",
+                  abs_=0.02)
+    against.check(store["avg_on_hand"], ex["stage1"]["avg_on_hand"],
+                  label="delay store on hand", rel=0.05)
+    against.check(dc["fill_rate"], ex["stage2"]["fill_rate"], label="delay dc fill", abs_=0.02)
