@@ -234,11 +234,10 @@ def doc_blocks(lang: str) -> list[str]:
     return [body for kind, body in FENCE.findall(WORKSHOP) if kind == lang]
 
 
-@pytest.fixture(scope="module")
-def workshop_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run every ``bash`` then ``python`` block of docs/workshop.md, in order, in a fresh
-    folder holding (a link to) the scenarios, with this venv's ``simulator`` first on PATH."""
-    folder = tmp_path_factory.mktemp("workshop")
+def run_workshop_commands(folder: Path) -> Path:
+    """Run every ``bash`` then ``python`` block of docs/workshop.md, in order, in ``folder``
+    holding (a link to) the scenarios, with this venv's ``simulator`` first on PATH; return
+    the ``workshop`` folder they write."""
     (folder / "scenarios").symlink_to(ROOT / "scenarios")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     for block in doc_blocks("bash"):
@@ -266,7 +265,8 @@ def summary_value(folder: Path, warehouse: str, metric: str) -> float:
     return float(row["mean"].iloc[0])
 
 
-@pytest.mark.parametrize(("run", "warehouse", "metric", "quoted"), [
+#: (results folder, warehouse, metric, the value as docs/workshop.md quotes it)
+QUOTED = [
     ("quickstart", "dc", "fill_rate", "0.996"),
     ("beer", "retailer", "bullwhip", "3.56"),
     ("beer", "factory", "bullwhip", "2.59"),
@@ -274,19 +274,20 @@ def summary_value(folder: Path, warehouse: str, metric: str) -> float:
     ("beer_window12", "retailer", "bullwhip", "2.21"),
     ("beer_no_delay", "retailer", "fill_rate", "0.92"),
     ("seasonal", "dc", "fill_rate", "0.805"),
-])
-def test_workshop_answers_quote_what_the_commands_print(workshop_run, run, warehouse, metric,
-                                                        quoted):
-    value = summary_value(workshop_run / run, warehouse, metric)
-    digits = len(quoted.split(".")[1])
-    assert f"{value:.{digits}f}" == quoted
-    assert quoted in WORKSHOP
+]
 
 
-def test_workshop_outputs_exist(workshop_run):
-    assert (workshop_run / "compare" / "comparison.csv").is_file()
-    assert (workshop_run / "beer_plots" / "bullwhip.png").is_file()
-    assert (workshop_run / "sweep" / "points.csv").is_file()
+def test_workshop_commands_work_and_print_what_the_answers_quote(tmp_path):
+    # one test, so the commands run once even when the tests are spread over workers
+    out = run_workshop_commands(tmp_path)
+    assert (out / "compare" / "comparison.csv").is_file()
+    assert (out / "beer_plots" / "bullwhip.png").is_file()
+    assert (out / "sweep" / "points.csv").is_file()
+    for run, warehouse, metric, quoted in QUOTED:
+        value = summary_value(out / run, warehouse, metric)
+        digits = len(quoted.split(".")[1])
+        assert (run, metric, f"{value:.{digits}f}") == (run, metric, quoted)
+        assert quoted in WORKSHOP
 
 
 def test_amplification_is_the_variance_ratio_against_customer_demand_without_delays():
