@@ -12,6 +12,11 @@ supplier's minimum order and multiple are applied by the stock point before it b
 A supplier with a ``consolidation_window`` gets instead one
 :class:`~simulator.model.purchasing.Consolidator` per ordering warehouse, which groups the
 warehouse's orders into purchase orders.
+
+An inventory entry's ``order_delay`` (days, constant) delays every order on its way to the
+source (an information lag): the ordering stock point counts it on order at once; the upstream
+warehouse sees it as demand, or the supplier receives the purchase order, ``order_delay``
+days later.
 """
 from __future__ import annotations
 
@@ -294,6 +299,9 @@ class Network:
                     sp.replenish = partial(self._pool(pools, supplier, w.id).order, sp)
                 if supplier is not None and supplier.adjusts:
                     sp.adjust = supplier.adjust
+                if inv.order_delay:
+                    sp.replenish = partial(_delayed, self.env, float(inv.order_delay),
+                                           sp.replenish)
 
     def _pool(self, pools: dict[tuple[str, str], Consolidator], supplier: Supplier,
               warehouse: str) -> Consolidator:
@@ -462,6 +470,13 @@ class DailyTick:
                 sp.trigger = math.inf if level is None else float(level)
         k = event.data + 1
         Call(self.env, k - now, TICK, self._tick, k)
+
+
+def _delayed(env: Environment, delay: float, send: Callable[[float], None], qty: float) -> None:
+    """Hand an order of ``qty`` units to ``send`` (its lane or consolidator) ``delay`` days from
+    now (``order_delay``: the source sees it then, as a demand of priority ``DEMAND``); the
+    ordering stock point has already counted it on order."""
+    Call(env, delay, DEMAND, lambda event: send(event.data), qty)
 
 
 def _log(c: CustomerSpec) -> Any:

@@ -162,6 +162,8 @@ class Inventory(_Model):
     policy: Annotated[dict[str, Any], AfterValidator(_freeze)]
     initial: NonNeg | None = None
     lead_time: Distribution | None = None
+    #: days between placing an order and its source seeing it (an information lag)
+    order_delay: NonNeg = 0.0
 
     @field_validator("policy", mode="before")
     @classmethod
