@@ -251,6 +251,16 @@ def in_session(sid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_a_dask_run_quietly_and_leaves_no_process(tmp_path):
     import signal
@@ -265,7 +275,13 @@ def test_ctrl_c_stops_a_dask_run_quietly_and_leaves_no_process(tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "workers never started"
         time.sleep(0.05)
-    time.sleep(3.0)  # the workers are running replications (each takes ~15 s or more)
+    # The workers are running replications (each takes ~15 s or more) once each has used a
+    # few seconds of CPU: importing distributed takes about one. A fixed wait was not enough
+    # on a loaded machine (a worker still importing printed a traceback when interrupted).
+    while sum(cpu_seconds(pid) >= 3.0 for pid in in_session(proc.pid) if pid != proc.pid) < 2:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline + 60, "workers never got going"
+        time.sleep(0.1)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
     try:
