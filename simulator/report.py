@@ -69,6 +69,9 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
         cannot be written.
     """
     src = Path(folder)
+    target = Path(out) if out is not None else src / "report.html"
+    if target.is_dir():
+        raise UserError([Problem("<arguments>", None, "out", f"{target}: is a folder")])
     if not src.is_dir():
         raise _bad(src, "no such folder" if not src.exists() else "not a folder")
     sections = _sections(src)
@@ -76,7 +79,6 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
         raise _bad(src, "not a results folder: no metrics.csv, sweep.parquet or trace.csv")
     title = _title(src)
     page = _page(title, sections + _provenance(src))
-    target = Path(out) if out is not None else src / "report.html"
     _write_atomic(target, page)
     return target
 
@@ -296,8 +298,6 @@ def _json(path: Path) -> Any:
 
 def _write_atomic(target: Path, text: str) -> None:
     """Write ``text`` to a hidden sibling of ``target`` and rename it into place."""
-    if target.is_dir():
-        raise UserError([Problem("<arguments>", None, "out", f"{target}: is a folder")])
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "w", encoding="utf-8") as f:
