@@ -131,7 +131,7 @@ def cost_figure(results: Any) -> Figure:
     ax.invert_yaxis()
     ax.set_xlabel("cost per replication (mean over replications)")
     ax.set_title("cost breakdown")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -157,7 +157,7 @@ def fill_rate_figure(results: Any) -> Figure:
                     color="tab:blue" if label.startswith("stock") else "tab:purple")
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     ax.invert_yaxis()
-    ax.set_xlim(min([0.9, *[r[2] for r in rows if r[2] == r[2]]]) - 0.02, 1.01)
+    ax.set_xlim(min([0.9, *[v for r in rows for v in r[1:3] if v == v]]) - 0.02, 1.01)
     ax.set_xlabel("fill rate (mean and 95% interval over replications)")
     ax.set_title("fill rates")
     return fig
