@@ -145,3 +145,11 @@ def test_cli_record_writes_timeseries_parquet_read_back_by_results_load(tmp_path
                  "--replications", "1"]) == 0
     assert not (tmp_path / "plain" / "timeseries.parquet").exists()
     assert Results.load(tmp_path / "plain").series is None
+
+
+def test_dask_workers_carry_the_series_back(plain_and_recorded):
+    pytest.importorskip("distributed")
+    _, serial = plain_and_recorded
+    on_dask = simulator.run(scenario(horizon=400), replications=3, progress=False,
+                            record="all", jobs=2, dask="local")
+    pd.testing.assert_frame_equal(on_dask.series, serial.series)
