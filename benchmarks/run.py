@@ -37,8 +37,8 @@ DEFAULT_SCENARIO = HERE / "bench20.yaml"
 SHOW = ["p01", "p04", "p09", "p12", "p21", "p24"]  # a few products for the agreement check
 
 
-def run_ours(source, seed):
-    return simulator.run(source, replications=1, seed=seed).metrics
+def run_ours(source, seed, record=False):
+    return simulator.run(source, replications=1, seed=seed, record=record).metrics
 
 
 def ours_source(path, warnings=False, forecast=None):
@@ -105,10 +105,10 @@ def agreement(ours, hand1, hand2):
           f"max relative avg_on_hand diff: {rel:.1%}")
 
 
-def profile_ours(path, seed, top=25):
+def profile_ours(path, seed, record=False, top=25):
     pr = cProfile.Profile()
     pr.enable()
-    run_ours(str(path) if isinstance(path, Path) else path, seed)
+    run_ours(str(path) if isinstance(path, Path) else path, seed, record)
     pr.disable()
     buf = io.StringIO()
     pstats.Stats(pr, stream=buf).sort_stats("tottime").print_stats(top)
@@ -128,6 +128,8 @@ def main(argv=None):
     ap.add_argument("--forecast", metavar="METHOD",
                     help="run ours with every policy forecasting (forecast: {method: METHOD}): "
                          "s moves with the forecast; the hand-written model keeps its fixed s")
+    ap.add_argument("--record", action="store_true",
+                    help="run ours with the time-series recorder on (simulator run --record)")
     ap.add_argument("--no-warmup", action="store_true",
                     help="count the first round too (by default an untimed warm-up round runs "
                          "first so one-time costs such as lazy imports are excluded)")
@@ -143,7 +145,7 @@ def main(argv=None):
     results = {}
     first = 0 if args.no_warmup else -1
     for i in range(first, args.repeat):
-        t_o, c_o, results["ours"] = timed(run_ours, source, args.seed)
+        t_o, c_o, results["ours"] = timed(run_ours, source, args.seed, args.record)
         t_s, c_s, results["hand scalar"] = timed(run_hand, path, args.seed, False)
         t_b, c_b, results["hand batch"] = timed(run_hand, path, args.seed, True)
         label = "warm-up (not counted)" if i < 0 else f"round {i + 1}"
@@ -174,7 +176,7 @@ def main(argv=None):
     agreement(results["ours"], results["hand batch"], hand2)
 
     if args.profile:
-        profile_ours(source, args.seed)
+        profile_ours(source, args.seed, args.record)
 
 
 if __name__ == "__main__":

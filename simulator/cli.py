@@ -31,6 +31,7 @@ MAX_PROBLEMS = 100
 #: for bad input). The module is imported to build the parser, so it imports nothing heavy at
 #: module level.
 PLUGGED: dict[str, str] = {
+    "report": "simulator.commands.report",
     "serve": "simulator.commands.serve",
 }
 
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
                         "interval of METRIC is at most HALFWIDTH; repeatable")
     r.add_argument("--max-replications", type=int, default=1000, metavar="N",
                    help="the cap for --target-ci (default 1000)")
+    r.add_argument("--record", action="store_true",
+                   help="record replication 0's time series (levels, orders, receipts) in "
+                        "timeseries.parquet, for plots and `simulator report`")
+    r.add_argument("--record-all", action="store_true",
+                   help="like --record, for every replication")
     r.add_argument("--max-events", type=float, default=None, metavar="N",
                    help="refuse runs estimated at more events than N (default 5e8, about a "
                         "quarter of an hour on one core; 'inf': no limit)")
@@ -258,7 +264,8 @@ def _run(args: argparse.Namespace, argv: list[str] | None) -> int:
     try:
         res = simulator.run(sc, jobs=args.jobs, progress=False if args.quiet else None,
                             max_events=bound, dask=args.dask, target_ci=targets,
-                            max_replications=args.max_replications)
+                            max_replications=args.max_replications,
+                            record="all" if args.record_all else args.record)
     except UserError as exc:  # e.g. no scheduler at that address: name the flag
         exc.problems = [Problem("<command line>", None, "--dask", p.message)
                         if (p.file, p.key) == ("<arguments>", "dask") else p

@@ -24,12 +24,15 @@ import yaml
 from simulator import outdir
 from simulator.observe.customers import CUSTOMER_METRICS
 from simulator.observe.metrics import METRICS
+from simulator.observe.recorder import ROW
 from simulator.observe.suppliers import SUPPLIER_METRICS
 
 ID_COLUMNS = ["replication", "warehouse", "product"]
 WARNING_COLUMNS = ["replication", "time", "warehouse", "product", "kind", "severity",
                    "message"]
 SUMMARY_COLUMNS = ["warehouse", "product", "metric", "n", "mean", "std", "ci95_low", "ci95_high"]
+#: the columns of :attr:`Results.series` (``timeseries.parquet``; docs/results-folder.md)
+SERIES_COLUMNS = ["replication", "warehouse", "product", "kind", *ROW]
 _PACKAGES = ("simulator", "simpy", "numpy", "pandas", "scipy", "pydantic", "PyYAML")
 
 
@@ -174,7 +177,11 @@ class Results:
     :attr:`supplier_metrics` has one row per replication and supplier (written as
     ``supplier_metrics.csv``), summarised with t-intervals in :attr:`supplier_summary`;
     :attr:`customer_metrics` one row per replication and customer
-    (``customer_metrics.csv``), summarised in :attr:`customer_summary`."""
+    (``customer_metrics.csv``), summarised in :attr:`customer_summary`.
+
+    :attr:`series` holds the recorded time series (``run(record=...)``, ``--record``;
+    columns :data:`SERIES_COLUMNS`, written as ``timeseries.parquet``), None if none were
+    recorded."""
 
     def __init__(self, scenario: Any, metrics: pd.DataFrame, warnings: pd.DataFrame,
                  info: dict[str, Any], supplier_metrics: pd.DataFrame | None = None,
@@ -193,6 +200,7 @@ class Results:
         self.customer_metrics = (pd.DataFrame(columns=CUSTOMER_COLUMNS)
                                  if customer_metrics is None else customer_metrics)
         self.customer_summary = summarize_customers(self.customer_metrics)
+        self.series: pd.DataFrame | None = None
 
     @classmethod
     def from_replications(cls, scenario: Any, reps: list[Any], *, started: datetime,
@@ -219,7 +227,27 @@ class Results:
         sups = pd.DataFrame([row for r in reps for row in r.suppliers], columns=SUPPLIER_COLUMNS)
         custs = pd.DataFrame([row for r in reps for row in r.customers],
                              columns=CUSTOMER_COLUMNS)
-        return cls(scenario, metrics, warns, info, sups, custs)
+        res = cls(scenario, metrics, warns, info, sups, custs)
+        if any(r.series is not None for r in reps):
+            res.series = series_frame(reps)
+        return res
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> Results:
+        """Read a results folder written by :meth:`save` (``simulator run``).
+
+        The tables are read back as written: :attr:`summary` from ``summary.csv``,
+        :attr:`series` from ``timeseries.parquet`` if there is one. :attr:`scenario` is the
+        loaded ``scenario.yaml``, or its plain mapping if it no longer loads (e.g. a custom
+        policy module that is not importable here).
+
+        Raises
+        ------
+        UserError
+            ``<arguments>: folder: FOLDER: message`` if the folder is not a readable results
+            folder of a run.
+        """
+        return load_results(cls, Path(folder))
 
     # -- terminal ---------------------------------------------------------------
     def table(self, metrics: tuple[str, ...] = ("fill_rate", "avg_on_hand", "avg_backorders",
@@ -327,9 +355,88 @@ class Results:
         self.warnings.to_csv(folder / "warnings.csv", index=False)
         self.supplier_metrics.to_csv(folder / "supplier_metrics.csv", index=False)
         self.customer_metrics.to_csv(folder / "customer_metrics.csv", index=False)
+        if self.series is not None:
+            self.series.to_parquet(folder / "timeseries.parquet", index=False)
         with open(folder / "scenario.yaml", "w", encoding="utf-8") as f:
             f.write(f"# {self.scenario.name}: the scenario as run, every default filled in\n")
             yaml.safe_dump(self.scenario.to_dict(), f, sort_keys=False, allow_unicode=True)
         with open(folder / "run.json", "w", encoding="utf-8") as f:
             json.dump(self.info, f, indent=2, default=str)
             f.write("\n")
+
+
+def series_frame(reps: list[Any]) -> pd.DataFrame:
+    """The recorded rows of the replications as one table (:data:`SERIES_COLUMNS`), in
+    replication order, each stock point's level, order and receipt rows in time order."""
+    parts = [(r.replication, *part) for r in reps if r.series for part in r.series]
+    sizes = [len(p[4]) for p in parts]
+    ids: dict[str, Any] = {name: np.repeat([p[i] for p in parts], sizes) if parts else []
+           for i, name in enumerate(SERIES_COLUMNS[:4])}
+    values = (np.concatenate([p[4] for p in parts]) if parts
+              else np.empty((0, len(ROW))))
+    out = pd.DataFrame({**ids, **{c: values[:, j] for j, c in enumerate(ROW)}},
+                       columns=SERIES_COLUMNS)
+    out["replication"] = out["replication"].astype("int64")
+    for col in ("warehouse", "product", "kind"):
+        out[col] = out[col].astype(str)
+    return out
+
+
+_RUN_FILES = ("metrics.csv", "summary.csv", "warnings.csv", "scenario.yaml", "run.json")
+
+
+def load_results(cls: type[Results], folder: Path) -> Results:
+    """:meth:`Results.load` (a function so that the class stays short)."""
+    from simulator.errors import Problem, UserError
+
+    def bad(message: str) -> UserError:
+        return UserError([Problem("<arguments>", None, "folder", f"{folder}: {message}")])
+
+    if not folder.is_dir():
+        raise bad("no such folder" if not folder.exists() else "not a folder")
+    missing = [n for n in _RUN_FILES if not (folder / n).is_file()]
+    if missing:
+        raise bad(f"not the results folder of a run: no {', '.join(missing)}")
+    try:
+        info = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        raw = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+        metrics = pd.read_csv(folder / "metrics.csv")
+        warns = pd.read_csv(folder / "warnings.csv")
+        summary = pd.read_csv(folder / "summary.csv")
+        sups = _optional_csv(folder / "supplier_metrics.csv", SUPPLIER_COLUMNS)
+        custs = _optional_csv(folder / "customer_metrics.csv", CUSTOMER_COLUMNS)
+        series = (pd.read_parquet(folder / "timeseries.parquet")
+                  if (folder / "timeseries.parquet").is_file() else None)
+    except (OSError, ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise bad(f"cannot be read: {exc}") from None
+    if not isinstance(info, dict) or not isinstance(raw, dict) or \
+            [c for c in [*ID_COLUMNS, *METRICS] if c not in metrics.columns] or \
+            [c for c in SUMMARY_COLUMNS if c not in summary.columns]:
+        raise bad("not the results folder of a run: its files do not have the run's columns")
+    for table in (metrics, summary):
+        table["warehouse"] = table["warehouse"].astype(str)
+        table["product"] = table["product"].fillna("").astype(str)
+    res = cls(_scenario_of(folder / "scenario.yaml", raw), metrics, warns, info, sups, custs)
+    res.summary = summary[SUMMARY_COLUMNS]
+    res.series = series
+    return res
+
+
+def _optional_csv(path: Path, columns: list[str]) -> pd.DataFrame:
+    if not path.is_file():
+        return pd.DataFrame(columns=columns)
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=columns)
+
+
+def _scenario_of(path: Path, raw: dict[str, Any]) -> Any:
+    """The scenario of a results folder: loaded and validated, else its plain mapping."""
+    from simulator.errors import UserError
+    from simulator.scenario import load
+
+    try:
+        return load(path)
+    except (UserError, ImportError, OSError, ValueError):
+        return raw

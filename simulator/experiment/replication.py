@@ -10,6 +10,7 @@ from simulator.observe import sanity
 from simulator.observe.customers import CustomerCollector
 from simulator.observe.metrics import MetricsCollector
 from simulator.observe.monitor import Monitor, Row, policy_forecast
+from simulator.observe.recorder import Recorder
 from simulator.observe.suppliers import SupplierMetrics
 from simulator.scenario.models import Scenario
 
@@ -26,17 +27,22 @@ class ReplicationResult:
     suppliers: list[dict[str, Any]] = field(default_factory=list)
     #: one dict per customer (``customer_metrics.csv``)
     customers: list[dict[str, Any]] = field(default_factory=list)
+    #: recorded time series (:meth:`simulator.observe.recorder.Recorder.parts`), if asked for
+    series: list[tuple[str, str, str, Any]] | None = None
 
 
 def run_replication(scenario: Scenario, replication: int, seed: int,
                     progress: Callable[[float], None] | None = None,
-                    on_warning: Callable[[Row], Any] | None = None) -> ReplicationResult:
+                    on_warning: Callable[[Row], Any] | None = None,
+                    record: int | None = None) -> ReplicationResult:
     """Simulate replication ``replication`` of ``scenario`` with run seed ``seed``.
 
     ``progress``, if given, is called with the share of the horizon just simulated
     (the run is then advanced in steps; the results are the same either way).
     ``on_warning``, if given, is called with each warning row as it is reported: the warning
     monitor's during the run (if the scenario has ``warnings:``), the sanity checks' at its end.
+    ``record``, if given, records each stock point's time series, at most ``record`` rows per
+    series (:mod:`simulator.observe.recorder`; it only listens: the metrics are the same).
     """
     net = Network(scenario, replication, seed)
     metrics = MetricsCollector(net)
@@ -44,6 +50,7 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     customer_metrics = CustomerCollector(net)
     monitor = None if scenario.warnings is None else \
         Monitor(net, scenario.warnings, policy_forecast, on_warning)
+    recorder = None if record is None else Recorder(net, record)
     net.start()
     if scenario.warmup > 0:
         _advance(net, 0.0, scenario.warmup, scenario.horizon, progress)
@@ -54,6 +61,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
             monitor.reset(scenario.warmup)
     _advance(net, scenario.warmup, scenario.horizon, scenario.horizon, progress)
     metrics.close(scenario.horizon)
+    if recorder is not None:
+        recorder.close(scenario.horizon)
     rows = [{"replication": replication, **r} for r in metrics.rows(scenario.horizon)]
     suppliers = [{"replication": replication, **r}
                  for r in supplier_metrics.rows(scenario.horizon)]
@@ -66,7 +75,8 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
         for row in found:
             on_warning(dict(row))
     warnings = (monitor.rows if monitor is not None else []) + found
-    return ReplicationResult(replication, rows, warnings, used, suppliers, customers)
+    series = None if recorder is None else recorder.parts()
+    return ReplicationResult(replication, rows, warnings, used, suppliers, customers, series)
 
 
 def _advance(net: Network, start: float, end: float, horizon: float,

@@ -19,13 +19,38 @@ from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
 from simulator.experiment.pool import run_tasks
 from simulator.experiment.progress import progress as _progress
 from simulator.experiment.replication import ReplicationResult, run_replication
+from simulator.observe.recorder import DEFAULT_POINTS
 from simulator.results import Results
 from simulator.scenario import Scenario, derive, load, locate
+
+#: which replications ``record`` asks for, by the values ``run`` accepts
+Recording = Callable[[int], "int | None"]
+
+
+def check_record(record: Any, points: Any = DEFAULT_POINTS, flag: str = "record",
+                 file: str = "<arguments>") -> Recording:
+    """``record`` (False or None: nothing; True: replication 0; ``"all"``: every replication)
+    and ``points`` (rows per series) as a function of the replication: its bound or None."""
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= 10**7:
+        raise UserError([Problem(file, None, f"{flag}_points",
+                                 f"must be a whole number from 2 to 10000000, got {points!r}")])
+    if record is None or record is False:
+        return lambda r: None
+    if record is True:
+        return lambda r: points if r == 0 else None
+    if record == "all":
+        return lambda r: points
+    raise UserError([Problem(file, None, flag, "must be False, True (replication 0) or 'all', "
+                                               f"got {record!r:.60}")])
+
+
+def _no_record(replication: int) -> int | None:
+    return None
 
 
 def _serial(sc: Scenario, seed: int, reps: range, bar: Any,
             on_warning: Callable[[dict[str, Any]], Any] | None = None,
-            ) -> Iterator[ReplicationResult]:
+            record: Recording = _no_record) -> Iterator[ReplicationResult]:
     for r in reps:
         done = 0.0
 
@@ -34,7 +59,8 @@ def _serial(sc: Scenario, seed: int, reps: range, bar: Any,
             done += share
             bar.update(share)
 
-        res = run_replication(sc, r, seed, tick if not bar.disable else None, on_warning)
+        res = run_replication(sc, r, seed, tick if not bar.disable else None, on_warning,
+                              record(r))
         bar.update(1.0 - done)
         yield res
 
@@ -45,18 +71,19 @@ def _use_path(path: list[str]) -> None:
     sys.path[:] = path
 
 
-def _one(args: tuple[Scenario, int, int]) -> ReplicationResult:
-    return run_replication(*args)
+def _one(args: tuple[Scenario, int, int, int | None]) -> ReplicationResult:
+    sc, r, seed, points = args
+    return run_replication(sc, r, seed, record=points)
 
 
 def _parallel(sc: Scenario, seed: int, reps: range, jobs: int, bar: Any,
               on_warning: Callable[[dict[str, Any]], Any] | None = None,
-              ) -> Iterator[ReplicationResult]:
+              record: Recording = _no_record) -> Iterator[ReplicationResult]:
     # simulator.experiment.pool: a worker that raises, dies or is interrupted stops every
     # worker at once and the error reaches the caller; results come in replication order.
     # A worker cannot call back into this process: on_warning is called here with each
     # replication's warnings, in order, when its result arrives
-    tasks = ((sc, r, seed) for r in reps)
+    tasks = ((sc, r, seed, record(r)) for r in reps)
     with closing(run_tasks(_one, tasks, jobs, initializer=_use_path,
                            initargs=(list(sys.path),))) as results:
         for res in results:
@@ -69,14 +96,14 @@ def _parallel(sc: Scenario, seed: int, reps: range, jobs: int, bar: Any,
 
 def _dask(sc: Scenario, seed: int, reps: range, address: str, workers: int, bar: Any,
           on_warning: Callable[[dict[str, Any]], Any] | None = None,
-          ) -> Iterator[ReplicationResult]:
+          record: Recording = _no_record) -> Iterator[ReplicationResult]:
     # simulator.experiment.dask_backend: the contract of _parallel, on a Dask cluster; each
     # task carries its replication index and the seed (its random-stream key)
     from simulator.experiment import dask_backend
 
     with dask_backend.connect(address, workers) as client:
         chunk = dask_chunk(len(reps), dask_backend.slots(client))
-        tasks = ((sc, r, seed) for r in reps)
+        tasks = ((sc, r, seed, record(r)) for r in reps)
         with closing(dask_backend.run_tasks(_one, tasks, initializer=dask_backend.add_path,
                                             initargs=(list(sys.path),), chunk=chunk,
                                             client=client)) as results:
@@ -204,7 +231,8 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         max_events: float | None = DEFAULT_MAX_EVENTS,
         on_warning: Callable[[dict[str, Any]], Any] | None = None,
         dask: str | None = None, target_ci: dict[str, float] | None = None,
-        max_replications: int = 1000) -> Results:
+        max_replications: int = 1000, record: bool | str | None = False,
+        record_points: int = DEFAULT_POINTS) -> Results:
     """Run a scenario and return its :class:`~simulator.results.Results`.
 
     Parameters
@@ -243,6 +271,12 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         the same as without a target. ``info["target_ci"]`` says whether it was reached.
     max_replications : int
         The cap for ``target_ci`` (default 1000).
+    record : bool or str, optional
+        Record time series (:mod:`simulator.observe.recorder`; :attr:`Results.series`,
+        written as ``timeseries.parquet``): True for replication 0, ``"all"`` for every
+        replication; False (default) for none. The metrics are the same either way.
+    record_points : int
+        Rows kept per series and stock point (default 2000): the recording's memory bound.
 
     Raises
     ------
@@ -253,6 +287,7 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     jobs = check_jobs(jobs)
     targets = check_target_ci(target_ci, max_replications)
     address = check_dask(dask)
+    recording = check_record(record, record_points)
     bound = check_max_events(max_events)
     if progress is not None and not isinstance(progress, bool):
         raise _arg("progress", f"must be True, False or None, got {progress!r}")
@@ -272,11 +307,12 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
         try:
             with _progress(len(reps), progress) as bar:
                 if address is not None:
-                    it = _dask(sc, sc.seed, reps, address, jobs, bar, on_warning)
+                    it = _dask(sc, sc.seed, reps, address, jobs, bar, on_warning, recording)
                 elif jobs == 1 or len(reps) == 1:
-                    it = _serial(sc, sc.seed, reps, bar, on_warning)
+                    it = _serial(sc, sc.seed, reps, bar, on_warning, recording)
                 else:
-                    it = _parallel(sc, sc.seed, reps, min(jobs, len(reps)), bar, on_warning)
+                    it = _parallel(sc, sc.seed, reps, min(jobs, len(reps)), bar, on_warning,
+                                   recording)
                 return list(it)
         except UserError as exc:  # a built-in policy failing: point at the scenario's line
             exc.problems = locate(sc, exc.problems)
