@@ -30,7 +30,9 @@ MAX_PROBLEMS = 100
 #: ``add_arguments(parser)`` and ``run(args) -> int`` (an exit status; it raises UserError
 #: for bad input). The module is imported to build the parser, so it imports nothing heavy at
 #: module level.
-PLUGGED: dict[str, str] = {}
+PLUGGED: dict[str, str] = {
+    "optimize": "simulator.commands.optimize",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
