@@ -174,13 +174,13 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, monkeypatch):
     real = core.evaluate
     calls = []
 
-    def stop_after_five(scenarios, constraints, jobs, dask, on_done):
+    def stop_after_five(scenarios, constraints, jobs, dask, on_done, client=None):
         def counted(n, ev):
             if len(calls) == 5:
                 raise KeyboardInterrupt
             calls.append(n)
             on_done(n, ev)
-        real(scenarios, constraints, jobs, dask, counted)
+        real(scenarios, constraints, jobs, dask, counted, client)
 
     monkeypatch.setattr(core, "evaluate", stop_after_five)
     with pytest.raises(KeyboardInterrupt):
@@ -232,3 +232,28 @@ def test_refused_candidates_are_not_evaluated():
     pairs = set(zip(res.trace[S_KEY], res.trace[BIG_S_KEY], strict=True))
     assert pairs == {(4, 5), (4, 7), (4, 9), (6, 7), (6, 9), (8, 9)}
     assert res.info["refused"] == 3 and not math.isnan(res.trace["mean_cost"].sum())
+
+
+def test_whole_number_bounds_give_whole_numbers_and_others_floats():
+    """Bounds written as whole numbers give whole numbers (``S``: 10:14); bounds with a
+    decimal point give floats (the lead time 1.5:3.5; ``s`` 0.5:3.5), even on a value the
+    scenario holds as a float."""
+    lead = "suppliers.sup.lead_time"
+    res = simulator.optimize(scenario(**SHORT), [f"{lead}=1.5:3.5", f"{S_KEY}=0.5:3.5",
+                                                 f"{BIG_S_KEY}=10:14"],
+                             method="grid", levels=3, budget=100, progress=False)
+    assert sorted(set(res.trace[lead])) == [1.5, 2.5, 3.5]
+    assert sorted(set(res.trace[S_KEY])) == [0.5, 2.0, 3.5]
+    assert sorted(set(res.trace[BIG_S_KEY])) == [10, 12, 14]
+    assert res.trace[BIG_S_KEY].dtype.kind == "i" and res.trace[lead].dtype.kind == "f"
+    assert isinstance(res.best[BIG_S_KEY], int) and isinstance(res.best[lead], float)
+
+
+def test_every_flag_is_documented():
+    import argparse
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "optimize.md").read_text()
+    sub = next(a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    flags = [max(a.option_strings, key=len) for a in sub.choices["optimize"]._actions
+             if a.option_strings and not isinstance(a, argparse._HelpAction)]
+    assert len(flags) > 10
+    assert [f for f in flags if f"`{f}" not in doc] == []

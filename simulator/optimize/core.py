@@ -20,6 +20,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,9 +151,10 @@ class _Search:
     """The state of one search: the scenario of each point, the candidates in order."""
 
     def __init__(self, base: Scenario, params: list[Param], constraints: list[Constraint],
-                 jobs: int, dask: str | None, part: _Part, bar: Any):
+                 jobs: int, dask: str | None, part: _Part, bar: Any, client: Any = None):
         self.base, self.params, self.constraints = base, params, constraints
         self.jobs, self.dask, self.part, self.bar = jobs, dask, part, bar
+        self.client = client
         self.scenarios: dict[Point, Scenario] = {}
         self.candidates: list[Candidate] = []
         self.refused = 0
@@ -195,7 +197,7 @@ class _Search:
             self.part.add(by_number[number], ev)
             self.bar.update(1)
 
-        evaluate(todo, self.constraints, self.jobs, self.dask, finished)
+        evaluate(todo, self.constraints, self.jobs, self.dask, finished, self.client)
         self.candidates += [Candidate(numbers[pt], pt, done[pt]) for pt in points]
         return [self.energy(done[pt]) for pt in points]
 
@@ -255,9 +257,14 @@ def search(sc: Scenario, params: list[Param], constraints: list[Constraint], *,
     t0 = time.perf_counter()
     grid_size = None
     try:
-        with _progress(budget, progress) as bar:
+        with ExitStack() as stack:
+            client = None
+            if dask is not None:  # one cluster for every step
+                from simulator.experiment import dask_backend
+                client = stack.enter_context(dask_backend.connect(dask, jobs, "--dask"))
+            bar = stack.enter_context(_progress(budget, progress))
             _name_units(bar)
-            s = _Search(base, params, constraints, jobs, dask, part, bar)
+            s = _Search(base, params, constraints, jobs, dask, part, bar, client)
             if method == "grid":
                 points, grid_size = grid_points(params, budget, levels)
                 ok = [pt for pt in points if s.valid(pt)]

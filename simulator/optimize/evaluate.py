@@ -90,7 +90,8 @@ def _tasks(scenarios: dict[int, Scenario], batch: int) -> Iterator[_Task]:
 
 
 def evaluate(scenarios: dict[int, Scenario], constraints: Sequence[Constraint], jobs: int,
-             dask: str | None, on_done: Callable[[int, Evaluation], None]) -> None:
+             dask: str | None, on_done: Callable[[int, Evaluation], None],
+             client: Any = None) -> None:
     """Run every candidate's replications; call ``on_done(candidate, evaluation)`` as soon as a
     candidate's are all in (in the order they finish).
 
@@ -106,6 +107,8 @@ def evaluate(scenarios: dict[int, Scenario], constraints: Sequence[Constraint], 
         ``"local"`` or a scheduler address.
     on_done : callable
         Receives each finished candidate.
+    client : distributed.Client, optional
+        With ``dask``: the open client to use (a search keeps one for all its steps).
     """
     if not scenarios:
         return
@@ -117,7 +120,8 @@ def evaluate(scenarios: dict[int, Scenario], constraints: Sequence[Constraint], 
     if dask is not None:
         from simulator.experiment import dask_backend
         results = dask_backend.run_tasks(_run_task, tasks, dask, workers=jobs or None,
-                                         initializer=_use_path, initargs=(list(sys.path),))
+                                         initializer=_use_path, initargs=(list(sys.path),),
+                                         client=client)
     elif jobs == 1:
         results = (_run_task(t) for t in tasks)
     else:

@@ -1,8 +1,9 @@
 """What ``simulator optimize`` tunes and what it must respect: ``--param`` and ``--constraint``.
 
 ``--param KEY=LOW:HIGH[:STEP]`` names any numeric scenario value by its dotted key
-(:mod:`simulator.experiment.keys`). The value stays a whole number when the scenario's value
-is one or both bounds are written as whole numbers; otherwise it is a float. ``STEP`` (optional)
+(:mod:`simulator.experiment.keys`). The value is a whole number when both bounds are written
+as whole numbers or the scenario holds it as one (``replications``; policy levels are held as
+floats); otherwise it is a float. ``STEP`` (optional)
 spaces the grid of ``--method grid`` and is the smallest move of annealing.
 
 ``--constraint METRIC>=X`` (or ``<=``) bounds the mean over replications of a metric: the
