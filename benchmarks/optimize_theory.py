@@ -3,7 +3,8 @@ and how long (docs/optimize.md, "What to expect").
 
 One product, Poisson demand (4 a day), lead time 2 days, continuous-review (s,S) with holding
 1, backorder 9 and ordering 20 per order; the exact cost per day of (s,S) is
-``h E[on hand] + b E[backorders] + K lambda / (S - s)`` (THEORY 1, tests/theory.py). The box
+``h E[on hand] + b E[backorders] + K lambda / (S - s)`` (THEORY 1; the scenario and the exact
+cost are those of tests/test_optimize.py). The box
 is s in 0..SMAX, S in 1..3 SMAX; the search starts at (2, 6). For each method, seed and budget
 it prints the found (s,S), its exact cost relative to the exact optimum over the box, the
 evaluations run and the wall time.
@@ -23,30 +24,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-import theory  # noqa: E402
+from test_optimize import BIG_S_KEY, S_KEY, exact_cost, scenario  # noqa: E402
 
 import simulator  # noqa: E402
 
-LAM, L, H, K, B = 4.0, 2.0, 1.0, 20.0, 9.0
-KEYS = ("warehouses.dc.inventory.item.policy.s", "warehouses.dc.inventory.item.policy.S")
-
-
-def scenario(reps: int, horizon: float) -> dict:
-    return {"name": "opt-bench", "horizon": horizon, "warmup": 100.0, "replications": reps,
-            "seed": 1,
-            "products": [{"id": "item", "holding_cost": H, "ordering_cost": K,
-                          "backorder_cost": B}],
-            "suppliers": [{"id": "sup", "lead_time": L}],
-            "warehouses": [{"id": "dc", "inventory": {"item": {
-                "source": "sup", "policy": {"type": "sS", "s": 2, "S": 6}}}}],
-            "customers": [{"id": "cust", "warehouse": "dc", "unmet": "backorder",
-                           "demand": {"item": {"rate": LAM, "size": 1}}}]}
-
-
-def exact_cost(s: int, big_s: int) -> float:
-    """THEORY 1 cost per day (money per day)."""
-    e = theory.rq_poisson(LAM, L, s, big_s - s)
-    return H * e["avg_on_hand"] + B * e["avg_backorders"] + K * LAM / (big_s - s)
+KEYS = (S_KEY, BIG_S_KEY)
 
 
 def main() -> None:
@@ -63,7 +45,7 @@ def main() -> None:
                if b > s)
     print(f"exact optimum over the box: {best:.4f} per day")
     print("method     budget seed  (s,S)      exact/opt  evaluations  seconds")
-    sc = scenario(a.reps, a.horizon)
+    sc = scenario(reps=a.reps, horizon=a.horizon)
     runs = [("annealing", int(n), seed) for n in a.budgets.split(",")
             for seed in range(a.seeds)]
     runs += [("grid", int(n), 0) for n in a.budgets.split(",")]

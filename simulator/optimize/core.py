@@ -159,6 +159,7 @@ class _Search:
         self.candidates: list[Candidate] = []
         self.refused = 0
         self.scale: float | None = None
+        self.best_cost = math.inf
 
     def valid(self, point: Point) -> bool:
         """Whether the scenario accepts these values (its scenario is kept for the run)."""
@@ -182,12 +183,22 @@ class _Search:
         v = ev.violation(self.constraints)
         return ev.mean_cost if v == 0 else ev.mean_cost + self.scale * (1 + 10 * min(v, 1e6))
 
+    def _show(self, ev: Evaluation) -> None:
+        """Best mean cost so far (of candidates meeting the constraints) on the progress
+        display: in a bar's description, in the unit of progress lines."""
+        if ev.violation(self.constraints) > 0 or not ev.mean_cost < self.best_cost:
+            return
+        self.best_cost = ev.mean_cost
+        _name_units(self.bar, f"best so far {ev.mean_cost:.6g}")
+
     def evaluate(self, points: list[Point]) -> list[float]:
         """Run the points not found in the part file; number them in the order given."""
         first = len(self.candidates)
         numbers = {pt: first + i for i, pt in enumerate(points)}
         done: dict[Point, Evaluation] = {pt: self.part.found[pt] for pt in points
                                          if pt in self.part.found}
+        for ev in done.values():
+            self._show(ev)
         self.bar.update(len(done))
         todo = {numbers[pt]: self.scenarios[pt] for pt in points if pt not in done}
         by_number = {n: pt for pt, n in numbers.items()}
@@ -195,6 +206,7 @@ class _Search:
         def finished(number: int, ev: Evaluation) -> None:
             done[by_number[number]] = ev
             self.part.add(by_number[number], ev)
+            self._show(ev)
             self.bar.update(1)
 
         evaluate(todo, self.constraints, self.jobs, self.dask, finished, self.client)
@@ -233,12 +245,12 @@ def _best(search: _Search) -> int | None:
     return min(search.candidates, key=rank).number
 
 
-def _name_units(bar: Any) -> None:
-    """The progress display counts candidates, not replications."""
-    if hasattr(bar, "unit"):
-        bar.unit = "candidates"
-    if hasattr(bar, "set_description"):
-        bar.set_description("candidates", refresh=False)
+def _name_units(bar: Any, best: str = "") -> None:
+    """The progress display counts candidates (not replications), with the best so far."""
+    if hasattr(bar, "set_description"):  # a bar
+        bar.set_description(f"candidates{', ' + best if best else ''}", refresh=False)
+    elif hasattr(bar, "unit"):  # progress lines: "(12.0/40 candidates, best so far ...)"
+        bar.unit = f"candidates{', ' + best if best else ''}"
 
 
 def search(sc: Scenario, params: list[Param], constraints: list[Constraint], *,
