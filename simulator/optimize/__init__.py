@@ -34,14 +34,14 @@ def optimize(scenario: Any, params: Sequence[str], *, method: str = "annealing",
     scenario : str, path, dict or Scenario
         The scenario; its replications and seed are those of every candidate (common random
         numbers: candidate differences are not sampling noise of independent runs).
-    params : sequence of str
+    params : str or sequence of str
         ``"KEY=LOW:HIGH"`` or ``"KEY=LOW:HIGH:STEP"``: a dotted key of a numeric value and
         its range (whole numbers stay whole).
     method : {"annealing", "grid"}
         Simulated annealing, or the full grid (``levels`` values per param, or its steps).
     budget : int
         Candidates evaluated, at most.
-    constraints : sequence of str
+    constraints : str or sequence of str
         ``"METRIC>=X"``, ``"METRIC<=X"`` (network total) or ``"METRIC[WH/PRODUCT]>=X"``
         (one stock point), judged on the mean over replications.
     seed : int
@@ -79,10 +79,12 @@ def optimize(scenario: Any, params: Sequence[str], *, method: str = "annealing",
     from simulator.scenario import load
 
     check_numbers(method, budget, seed, batch, levels)
+    params = [params] if isinstance(params, str) else list(params)
+    constraints = [constraints] if isinstance(constraints, str) else list(constraints)
     jobs = check_jobs(jobs) or os.cpu_count() or 1
     address = check_dask(dask)
     sc = load(scenario)
-    ps, cs = parse_all(sc, list(params), list(constraints))
+    ps, cs = parse_all(sc, params, constraints)
     claim = check_out(Path(out), overwrite, "overwrite=True") if out is not None else None
     res = search(sc, ps, cs, method=method, budget=budget, seed=seed, batch=batch,
                  levels=levels, out=Path(out) if out is not None else None, resume=resume,
