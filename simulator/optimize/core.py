@@ -116,6 +116,13 @@ def _read_part(path: Path) -> dict[Point, Evaluation]:
     return found
 
 
+def _cannot(out: Path | None, folder: Path | None, exc: OSError) -> UserError:
+    """The finished candidates cannot be kept (disk full, read-only, ...): a user error."""
+    why = exc.strerror or str(exc)
+    return UserError([Problem(str(out), None, "out", f"cannot keep the finished candidates "
+                              f"in {folder}: {why}")])
+
+
 def _fingerprint(sc: Scenario, settings: dict[str, Any]) -> str:
     blob = json.dumps({"scenario": sc.to_dict(), **settings}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -264,7 +271,10 @@ def search(sc: Scenario, params: list[Param], constraints: list[Constraint], *,
                 "seed": seed, "batch": batch, "levels": levels,
                 "constraints": [c.text for c in constraints]}
     folder = partial_folder(Path(os.path.abspath(out))) if out is not None else None
-    part = _Part(folder, _fingerprint(base, settings), resume, out)
+    try:
+        part = _Part(folder, _fingerprint(base, settings), resume, out)
+    except OSError as exc:
+        raise _cannot(out, folder, exc) from exc
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     grid_size = None
@@ -289,6 +299,10 @@ def search(sc: Scenario, params: list[Param], constraints: list[Constraint], *,
                 start = tuple(get(data, resolve(data, p.key)) for p in params)
                 a.run(start, s.evaluate)
                 s.refused = a.refused
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise _cannot(out, folder, exc) from exc
     finally:
         part.close()
     best = _best(s)
