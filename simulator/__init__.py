@@ -23,6 +23,7 @@ from simulator.errors import Problem, ScenarioError, UserError
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs
     from simulator.comparison import compare
     from simulator.experiment.runner import run
+    from simulator.optimize import optimize
     from simulator.results import Results
     from simulator.scenario import Scenario, load
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and IDEs
 _LAZY = {
     "compare": "simulator.comparison",
     "run": "simulator.experiment.runner",
+    "optimize": "simulator.optimize",
     "Results": "simulator.results",
     "Scenario": "simulator.scenario",
     "load": "simulator.scenario",
@@ -44,6 +46,7 @@ __all__ = [
     "__version__",
     "compare",
     "load",
+    "optimize",
     "run",
 ]
 

@@ -31,6 +31,7 @@ MAX_PROBLEMS = 100
 #: for bad input). The module is imported to build the parser, so it imports nothing heavy at
 #: module level.
 PLUGGED: dict[str, str] = {
+    "optimize": "simulator.commands.optimize",
     "report": "simulator.commands.report",
     "serve": "simulator.commands.serve",
 }

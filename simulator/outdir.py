@@ -49,6 +49,7 @@ RESULT_NAMES: Final = frozenset({
     "metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
     "customer_metrics.csv", "supplier_metrics.csv", "sweep.parquet", "sweep.csv",
     "points.csv", "report.html", "plots/", "best.yaml", "trace.csv", "timeseries.parquet",
+    "optimize.json",
 })
 
 #: What the version before :data:`RUN_MARKER` wrote (its run.json has "version" and "seed").

@@ -247,7 +247,7 @@ def test_marker_and_names():
     assert {"metrics.csv", "summary.csv", "scenario.yaml", "run.json", "warnings.csv",
             "customer_metrics.csv", "supplier_metrics.csv", "sweep.parquet", "sweep.csv",
             "points.csv", "report.html", "plots/", "best.yaml", "trace.csv",
-            "timeseries.parquet"} == outdir.RESULT_NAMES
+            "timeseries.parquet", "optimize.json"} == outdir.RESULT_NAMES
     assert outdir.LEGACY_NAMES < outdir.RESULT_NAMES
 
 
