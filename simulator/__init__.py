@@ -23,7 +23,7 @@ from simulator.errors import Problem, ScenarioError, UserError
 if TYPE_CHECKING:  # the real names, for type checkers and IDEs
     from simulator.comparison import compare
     from simulator.experiment.runner import run
-    from simulator.optimize import optimize
+    from simulator.optimizer import optimize
     from simulator.results import Results
     from simulator.scenario import Scenario, load
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the real names, for type checkers and IDEs
 _LAZY = {
     "compare": "simulator.comparison",
     "run": "simulator.experiment.runner",
-    "optimize": "simulator.optimize",
+    "optimize": "simulator.optimizer",
     "Results": "simulator.results",
     "Scenario": "simulator.scenario",
     "load": "simulator.scenario",

@@ -16,7 +16,7 @@ except ImportError:  # pragma: no cover - depends on how pytest imports the file
 
 import simulator
 from simulator import cli
-from simulator.optimize import core
+from simulator.optimizer import core
 
 LAM, L, H, K, B = 4.0, 2.0, 1.0, 20.0, 9.0  # units/day, days, money/unit/day, money/order
 S_KEY = "warehouses.dc.inventory.item.policy.s"

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.cli import _default_out
     from simulator.errors import Problem, UserError
     from simulator.experiment.runner import check_dask
-    from simulator.optimize.core import check_numbers, finish, parse_all, partial_folder, search
+    from simulator.optimizer.core import check_numbers, finish, parse_all, partial_folder, search
     from simulator.results import check_out
 
     check_numbers(args.method, args.budget, args.seed, args.batch, args.levels)

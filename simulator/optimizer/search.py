@@ -1,7 +1,7 @@
 """Search strategies of ``simulator optimize``: a full grid, and simulated annealing.
 
 Both only propose points (one value per param) and read back each point's *energy*: the mean
-total cost, plus a penalty when a constraint is not met (:func:`simulator.optimize.core`).
+total cost, plus a penalty when a constraint is not met (:func:`simulator.optimizer.core`).
 They use their own random stream (``seed``), never the scenario's, and propose the same points
 for the same seed and energies, wherever the points were evaluated.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from simulator.optimize.params import Param
+from simulator.optimizer.params import Param
 
 #: one value per param, in the params' order
 Point = tuple[int | float, ...]

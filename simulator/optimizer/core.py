@@ -32,9 +32,9 @@ from simulator import outdir
 from simulator.errors import Problem, UserError
 from simulator.experiment.keys import apply_overrides
 from simulator.experiment.progress import progress as _progress
-from simulator.optimize.evaluate import Evaluation, evaluate
-from simulator.optimize.params import Constraint, Param
-from simulator.optimize.search import Annealing, Point, grid_points
+from simulator.optimizer.evaluate import Evaluation, evaluate
+from simulator.optimizer.params import Constraint, Param
+from simulator.optimizer.search import Annealing, Point, grid_points
 from simulator.scenario import Scenario, derive
 
 METHODS = ("annealing", "grid")
@@ -265,7 +265,7 @@ def search(sc: Scenario, params: list[Param], constraints: list[Constraint], *,
            levels: int | None = None, out: Path | None = None, resume: bool = False,
            jobs: int = 1, dask: str | None = None,
            progress: bool | None = None) -> OptimizeResult:
-    """Run the search (arguments already checked; see :func:`simulator.optimize.optimize`)."""
+    """Run the search (arguments already checked; see :func:`simulator.optimizer.optimize`)."""
     base = derive(sc, {"sweep": None})
     settings = {"method": method, "params": [p.__dict__ for p in params], "budget": budget,
                 "seed": seed, "batch": batch, "levels": levels,
@@ -368,7 +368,7 @@ def check_numbers(method: str, budget: Any, seed: Any, batch: Any, levels: Any,
 def parse_all(sc: Scenario, params: Sequence[str], constraints: Sequence[str]
               ) -> tuple[list[Param], list[Constraint]]:
     """Every ``--param`` and ``--constraint`` checked; all problems reported together."""
-    from simulator.optimize.params import parse_constraint, parse_param
+    from simulator.optimizer.params import parse_constraint, parse_param
     data = sc.to_dict()
     problems: list[Problem] = []
     ps: list[Param] = []

@@ -10,13 +10,11 @@
 from __future__ import annotations
 
 import os
-import sys
-import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from simulator.optimize.core import DEFAULT_BATCH, METHODS, OptimizeResult
+from simulator.optimizer.core import DEFAULT_BATCH, METHODS, OptimizeResult
 
 __all__ = ["DEFAULT_BATCH", "METHODS", "OptimizeResult", "optimize"]
 
@@ -74,7 +72,7 @@ def optimize(scenario: Any, params: Sequence[str], *, method: str = "annealing",
         For a bad param, constraint or setting (nothing is run).
     """
     from simulator.experiment.runner import check_dask, check_jobs
-    from simulator.optimize.core import check_numbers, finish, parse_all, search
+    from simulator.optimizer.core import check_numbers, finish, parse_all, search
     from simulator.results import check_out
     from simulator.scenario import load
 
@@ -92,14 +90,3 @@ def optimize(scenario: Any, params: Sequence[str], *, method: str = "annealing",
     if claim is not None:
         finish(res, claim)
     return res
-
-
-class _CallableModule(types.ModuleType):
-    """This package, callable as :func:`optimize`: importing a submodule makes
-    ``simulator.optimize`` the package, and ``simulator.optimize(...)`` must still work."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> OptimizeResult:
-        return optimize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -13,7 +13,7 @@ from typing import Any
 from simulator.experiment.pool import run_tasks
 from simulator.experiment.replication import ReplicationResult
 from simulator.experiment.sweep import _batch, _run_task, _Task, _use_path
-from simulator.optimize.params import ADDITIVE, Constraint
+from simulator.optimizer.params import ADDITIVE, Constraint
 from simulator.scenario import Scenario
 
 
