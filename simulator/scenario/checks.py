@@ -178,7 +178,9 @@ def _horizon(sc: Scenario) -> Found:
 def _policies(sc: Scenario) -> Found:
     """Policies that derive parameters must be able to (e.g. EOQ needs costs and demand).
 
-    Only those are built here (the parameters were checked when the scenario was read)."""
+    A policy with a ``check_context(context)`` method is checked by it instead of being
+    prepared (its preparation may be costly). Only those are built here (the parameters
+    were checked when the scenario was read)."""
     contexts = None
     for i, w in enumerate(sc.warehouses):
         for pid, inv in w.inventory.items():
@@ -189,8 +191,10 @@ def _policies(sc: Scenario) -> Found:
             if contexts is None:
                 contexts = policy_contexts(sc)
             policy = policies.build(params, cls)
+            # a policy whose prepare() is costly (annealing tunes) offers a cheap check
+            check = getattr(policy, "check_context", None) or policy.prepare
             try:
-                policy.prepare(contexts[(w.id, pid)])
+                check(contexts[(w.id, pid)])
             except (ValueError, ArithmeticError) as exc:
                 yield ("warehouses", i, "inventory", pid, "policy"), str(exc)
             except Exception as exc:  # a user's prepare() failing: their problem, reported
