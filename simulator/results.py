@@ -93,6 +93,24 @@ def summarize_by(table: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
     return out[[*keys, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
 
 
+def with_class(scenario: Any, metrics: pd.DataFrame, summary: pd.DataFrame) \
+        -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``metrics`` and ``summary`` with a ``class`` column after ``product``: the ABC class
+    (A, B, C) of the row's product by the scenario's ``abc`` section
+    (:func:`simulator.planning.classes`); empty where the row has no product (a supplier's
+    warnings)."""
+    from simulator.planning import classes
+
+    klass = classes(scenario, scenario.abc.a, scenario.abc.b)
+    out = []
+    for table in (metrics, summary):
+        table = table.copy()
+        table.insert(list(table.columns).index("product") + 1, "class",
+                     table["product"].map(klass).fillna(""))
+        out.append(table)
+    return out[0], out[1]
+
+
 def summarize_warnings(scenario: Any, warnings: pd.DataFrame) -> pd.DataFrame:
     """The monitor's warnings in the summary: per warehouse x product (a supplier's under its id,
     product empty) and kind that occurred there, the metric ``warnings_<kind>`` = warnings per
@@ -185,6 +203,8 @@ class Results:
         if getattr(scenario, "warnings", None) is not None and not warnings.empty:
             self.summary = pd.concat([self.summary, summarize_warnings(scenario, warnings)],
                                      ignore_index=True)
+        if getattr(scenario, "abc", None) is not None:
+            self.metrics, self.summary = with_class(scenario, self.metrics, self.summary)
         self.warnings = warnings
         self.info = info
         self.supplier_metrics = (pd.DataFrame(columns=SUPPLIER_COLUMNS)
@@ -227,8 +247,9 @@ class Results:
         """A readable summary: mean ± 95% half-width per warehouse, product and metric."""
         s = self.summary[self.summary["metric"].isin(metrics)]
         s = s.assign(value=s.apply(_cell, axis=1))
-        wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
-        keys = zip(self.summary["warehouse"], self.summary["product"], strict=True)
+        index = ["warehouse", "product", *(["class"] if "class" in s.columns else [])]
+        wide = s.pivot(index=index, columns="metric", values="value")
+        keys = zip(*(self.summary[k] for k in index), strict=True)
         order = list(dict.fromkeys(keys))
         wide = wide.reindex(order)[[m for m in metrics if m in wide.columns]]  # scenario order
         wide.columns.name = None

@@ -202,6 +202,18 @@ def _policies(sc: Scenario) -> Found:
                        f"prepare() failed: {type(exc).__name__}: {exc}")
 
 
+def _policy_given(sc: Scenario) -> Found:
+    """An inventory entry without ``policy`` needs an ``abc`` section to take its class's."""
+    if sc.abc is not None:
+        return  # the class defaults are filled (and checked) once demand is known
+    for i, w in enumerate(sc.warehouses):
+        for pid, inv in w.inventory.items():
+            if not inv.policy:
+                yield (("warehouses", i, "inventory", pid, "policy"),
+                       "required key is missing (or give an abc section whose class of the "
+                       "product has a policy: abc.classes.A.policy, ...)")
+
+
 def _disruptions(sc: Scenario) -> Found:
     """Given disruption periods must end after they start and must not overlap (touching
     periods are fine: one ends when the next begins)."""
@@ -229,7 +241,7 @@ def _disruptions(sc: Scenario) -> Found:
                 reach = (f1, t1, j1)
 
 
-CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions)
+CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions, _policy_given)
 
 
 def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
