@@ -93,6 +93,11 @@ def summarize_by(table: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
     return out[[*keys, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
 
 
+#: the metrics :meth:`Results.by_class` adds up over a class's stock points
+CLASS_SUMS = ("demand_units", "lost_units", "orders_placed", "holding_cost", "ordering_cost",
+              "backorder_cost", "lost_sale_cost", "total_cost")
+
+
 def with_class(scenario: Any, metrics: pd.DataFrame, summary: pd.DataFrame) \
         -> tuple[pd.DataFrame, pd.DataFrame]:
     """``metrics`` and ``summary`` with a ``class`` column after ``product``: the ABC class
@@ -296,6 +301,28 @@ class Results:
         wide = wide.reindex(limited)[[c for c in cols if c in wide.columns]]
         wide.columns.name = None
         return "\n\n" + wide.to_string()
+
+    def by_class(self) -> pd.DataFrame:
+        """Per ABC class (scenario with an ``abc`` section) and metric, across replications:
+        ``class, metric, n, mean, std, ci95_low, ci95_high`` (t-intervals as in the summary).
+
+        Within a replication the class's stock points are added up: ``demand_units``,
+        ``lost_units``, ``orders_placed`` and the costs are sums, ``fill_rate`` is the units
+        filled at once over the units demanded (empty without demand).
+
+        Raises
+        ------
+        ValueError
+            When the scenario has no ``abc`` section (no classes).
+        """
+        if "class" not in self.metrics.columns:
+            raise ValueError("the scenario has no abc section: its products have no class")
+        m = self.metrics.assign(filled=self.metrics["fill_rate"].fillna(0.0)
+                                * self.metrics["demand_units"])
+        g = m.groupby(["replication", "class"], sort=True)[[*CLASS_SUMS, "filled"]].sum()
+        g = g.reset_index()
+        g["fill_rate"] = (g["filled"] / g["demand_units"]).where(g["demand_units"] > 0)
+        return summarize_by(g, ["class"], ("fill_rate", *CLASS_SUMS), METRIC_RANGES)
 
     @property
     def warning_counts(self) -> pd.DataFrame:

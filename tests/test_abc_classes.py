@@ -192,3 +192,19 @@ def test_bad_abc_section_names_file_line_key(tmp_path: Any, old: str, new: str, 
     assert text != YAML
     out = problems(tmp_path, text)
     assert f"FILE:{line_of(text, marker)}: {key}: " in out and message in out, out
+
+
+def test_by_class_adds_up_the_stock_points_of_each_class() -> None:
+    d = scenario()
+    d["abc"]["b"] = 0.95  # a is A; b and c are C
+    res = simulator.run(load(d))
+    got = res.by_class().set_index(["class", "metric"])["mean"]
+    m = res.metrics
+    for klass, products in (("A", ["a"]), ("C", ["b", "c"])):
+        part = m[m["product"].isin(products)]
+        per_rep = part.groupby("replication")
+        assert got[(klass, "total_cost")] == pytest.approx(per_rep["total_cost"].sum().mean())
+        filled = (part["fill_rate"] * part["demand_units"]).groupby(part["replication"]).sum()
+        rate = (filled / per_rep["demand_units"].sum()).mean()
+        assert got[(klass, "fill_rate")] == pytest.approx(rate)
+    assert set(res.by_class()["class"]) == {"A", "C"}
