@@ -17,7 +17,9 @@ day of a fast single-item simulation (:func:`inner_cost`) of ``sample_days`` day
 * cost per day: ``ordering_cost`` per order, ``holding_cost`` per unit on hand per day,
   ``backorder_cost`` per unit backordered per day and ``lost_sale_cost`` per unit demanded
   that finds no stock (counted as if shortages were backordered), over days
-  ``[sample_days / 5, sample_days)`` (the first fifth is a warm-up from a full start, IP = S).
+  ``[sample_days / 5, sample_days)`` (the first fifth is a warm-up from a full start, IP = S);
+  a sample holds at most :data:`MAX_EVENTS` demand events (expected), so for a fast mover it is
+  shorter than ``sample_days``.
 
 Every candidate is evaluated on the SAME pre-drawn demand and lead times (common random
 numbers inside the tuner), so cost differences between candidates are not noise between
@@ -55,8 +57,9 @@ from simulator import rng
 
 #: days of observed demand a retune estimates the rate from (at least ``retune_every``)
 MIN_WINDOW = 28
-#: most demand events of one inner sample (a bound on the tuner's time and memory)
-MAX_EVENTS = 2_000_000
+#: most demand events (expected) of one inner sample: a fast mover's sample is shorter than
+#: ``sample_days`` (a bound on the tuner's time, about 5 ms per candidate at most)
+MAX_EVENTS = 30_000
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,14 @@ def draw_sample(gen: np.random.Generator, rate: float, var_rate: float, lt_mean:
     lt_mean, lt_var : float
         Lead time mean (days) and variance (days**2).
     days, review_period : float
-        Sample length and review period (days; 0: continuous review).
+        Sample length and review period (days; 0: continuous review). The sample is cut to
+        :data:`MAX_EVENTS` expected demand events (a fast mover's is shorter).
     """
     ratio = var_rate / rate if rate > 0 else 1.0
     p = 2.0 / (ratio + 1.0) if ratio > 1.0 else 1.0
-    n = int(gen.poisson(min(rate * p * days, MAX_EVENTS))) if rate > 0 else 0
+    if rate * p * days > MAX_EVENTS:
+        days = MAX_EVENTS / (rate * p)
+    n = int(gen.poisson(rate * p * days)) if rate > 0 else 0
     times = np.sort(gen.uniform(0.0, days, n))
     sizes = gen.geometric(p, n).astype(float) if p < 1.0 else np.ones(n)
     cum = np.cumsum(sizes)

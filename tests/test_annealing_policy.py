@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from helpers_scenarios import line_of, write_scenario
-from theory import rq_poisson
+from theory import periodic_order_up_to, rq_poisson
 
 import simulator
 from policies.annealing import Annealing, Costs, draw_sample, inner_cost
@@ -86,16 +86,32 @@ def test_tuned_cost_within_a_few_percent_of_exact_optimum(case: tuple[float, ...
     assert max(excess) <= 0.05 and sum(excess) / len(excess) <= 0.02, excess
 
 
+def inner_mean(costs: Costs, s: int, big_s: int, review: float = 0.0) -> tuple[float, float]:
+    """Mean and standard error of the inner cost over 30 independent samples (lam 2, L 5)."""
+    gen = np.random.default_rng(5)
+    vals = [inner_cost(draw_sample(gen, 2.0, 2.0, 5.0, 0.0, 2000.0, review), s, big_s, costs)
+            for _ in range(30)]
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
+
+
 def test_inner_cost_agrees_with_theory_within_4_se() -> None:
     """The tuner's inner simulation is unbiased for a fixed (s, S): its mean over independent
     samples is within 4 SE of the exact cost of THEORY 1."""
     lam, lead, h, k, b = CASES[0]
-    costs = Costs(k, h, b, 0.0)
-    gen = np.random.default_rng(5)
-    vals = [inner_cost(draw_sample(gen, lam, lam, lead, 0.0, 2000.0, 0.0), 8, 20, costs)
-            for _ in range(30)]
-    se = float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
-    assert abs(float(np.mean(vals)) - exact_cost(lam, lead, h, k, b, 8, 20)) < 4 * se
+    mean, se = inner_mean(Costs(k, h, b, 0.0), 8, 20)
+    assert abs(mean - exact_cost(lam, lead, h, k, b, 8, 20)) < 4 * se
+
+
+def test_inner_cost_periodic_review_and_shortages_agree_with_theory_within_4_se() -> None:
+    """Periodic order-up-to S = 14 every R = 2 days (s = S - 1 with unit demand) costs
+    h x on hand + b x backorders + K x orders per day of THEORY 3; a lost-sale cost l counts
+    l x lam x (1 - fill rate) per day (shortages counted as if backordered, THEORY 1)."""
+    per = periodic_order_up_to(2.0, 5.0, 2.0, 14)
+    mean, se = inner_mean(Costs(20.0, 1.0, 10.0, 0.0), 13, 14, review=2.0)
+    exact = per["avg_on_hand"] + 10.0 * per["avg_backorders"] + 20.0 * per["orders_per_day"]
+    assert abs(mean - exact) < 4 * se
+    mean, se = inner_mean(Costs(0.0, 0.0, 0.0, 3.0), 8, 20)
+    assert abs(mean - 3.0 * 2.0 * (1 - rq_poisson(2.0, 5.0, 8, 12)["fill_rate"])) < 4 * se
 
 
 def scenario(policy: dict[str, Any], reps: int = 20, horizon: float = 400.0) -> dict[str, Any]:
