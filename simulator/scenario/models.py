@@ -175,7 +175,8 @@ class _Remembers(_Model):
     @classmethod
     def _remember_given(cls, data: Any, handler: Any) -> Any:
         made = handler(data)
-        made._given = _given_keys(data)
+        if isinstance(data, dict):  # not an instance passed through as it is
+            made._given = _given_keys(data)
         return made
 
     def __eq__(self, other: object) -> bool:
