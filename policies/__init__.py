@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_model
 
+from policies.annealing import Annealing
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
 from policies.forecasting import OrderUpTo
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ,
-                            "order_up_to": OrderUpTo}
+                            "order_up_to": OrderUpTo, "annealing": Annealing}
 _BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 

@@ -99,6 +99,11 @@ class PolicyContext:
         The product's cost rates (per unit per day, per order, per unit per day, per unit).
     warmup : float
         The scenario's warm-up (days): a policy that learns (fits a forecaster) may use it.
+    seed, replication : int
+        The run's seed and replication number (filled by the model; 0 elsewhere): a policy
+        that draws random numbers takes its own stream,
+        ``simulator.rng.stream(seed, replication, "policy/...")``, so that the model's
+        streams stay untouched (common random numbers).
     """
 
     warehouse: str
@@ -112,6 +117,8 @@ class PolicyContext:
     backorder_cost: float = 0.0
     lost_sale_cost: float = 0.0
     warmup: float = 0.0
+    seed: int = 0
+    replication: int = 0
 
 
 @runtime_checkable

@@ -170,11 +170,26 @@ def abc(scenario: Scenario | str | dict[str, object], a: float = 0.8,
 
     from simulator.scenario import load
 
+    a_, b_ = check_shares(a, b)
+    rows = classify(load(scenario), a_, b_)  # type: ignore[arg-type]
+    return pd.DataFrame(rows, columns=["product", "annual_units", "unit_value", "annual_value",
+                                       "share", "cumulative_share", "class"])
+
+
+def check_shares(a: float, b: float) -> tuple[float, float]:
+    """The cumulative shares closing classes A and B as floats, if ``0 < a < b <= 1``
+    (else :class:`BadValue`)."""
     a_, b_ = _check("a", a, strict=True), _check("b", b, strict=True)
     if not a_ < b_ <= 1.0:
         raise BadValue("b" if a_ < 1.0 else "a", f"the shares must satisfy 0 < a < b <= 1 "
                                                  f"(got a={a!r}, b={b!r})")
-    sc = load(scenario)  # type: ignore[arg-type]
+    return a_, b_
+
+
+def classify(sc: Scenario, a: float = 0.8, b: float = 0.95) -> list[dict[str, object]]:
+    """The rows of :func:`abc` for a validated scenario (no loading, no pandas; linear in
+    the number of products and demand streams after one sort), shares as checked by
+    :func:`check_shares`."""
     units = annual_demand(sc)
     costs = {p.id: p.unit_cost for p in sc.products}
     if not any(v > 0 for v in costs.values()):
@@ -183,14 +198,20 @@ def abc(scenario: Scenario | str | dict[str, object], a: float = 0.8,
     rows = sorted(((pid, units[pid], value[pid]) for pid in costs),
                   key=lambda r: (-r[1] * r[2], r[0]))
     total = sum(u * v for _, u, v in rows)
-    out, cum = [], 0.0
+    out: list[dict[str, object]] = []
+    cum = 0.0
     for i, (pid, u, v) in enumerate(rows):
         share = u * v / total if total > 0 else 0.0
         cum += share
-        klass = "C" if share == 0 else "A" if i == 0 or cum <= a_ + 1e-12 \
-            else "B" if cum <= b_ + 1e-12 else "C"
+        klass = "C" if share == 0 else "A" if i == 0 or cum <= a + 1e-12 \
+            else "B" if cum <= b + 1e-12 else "C"
         out.append({"product": pid, "annual_units": u, "unit_value": v,
                     "annual_value": u * v, "share": share, "cumulative_share": cum,
                     "class": klass})
-    return pd.DataFrame(out, columns=["product", "annual_units", "unit_value", "annual_value",
-                                      "share", "cumulative_share", "class"])
+    return out
+
+
+def classes(sc: Scenario, a: float = 0.8, b: float = 0.95) -> dict[str, str]:
+    """Product id -> ABC class (``"A"``, ``"B"`` or ``"C"``) of a validated scenario, as
+    :func:`abc` classifies it."""
+    return {str(r["product"]): str(r["class"]) for r in classify(sc, a, b)}

@@ -96,6 +96,29 @@ def summarize_by(table: pd.DataFrame, keys: list[str], metrics: tuple[str, ...],
     return out[[*keys, "metric", "n", "mean", "std", "ci95_low", "ci95_high"]]
 
 
+#: the metrics :meth:`Results.by_class` adds up over a class's stock points
+CLASS_SUMS = ("demand_units", "lost_units", "orders_placed", "holding_cost", "ordering_cost",
+              "backorder_cost", "lost_sale_cost", "total_cost")
+
+
+def with_class(scenario: Any, metrics: pd.DataFrame, summary: pd.DataFrame) \
+        -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``metrics`` and ``summary`` with a ``class`` column after ``product``: the ABC class
+    (A, B, C) of the row's product by the scenario's ``abc`` section
+    (:func:`simulator.planning.classes`); empty where the row has no product (a supplier's
+    warnings)."""
+    from simulator.planning import classes
+
+    klass = classes(scenario, scenario.abc.a, scenario.abc.b)
+    out = []
+    for table in (metrics, summary):
+        table = table.copy()
+        table.insert(list(table.columns).index("product") + 1, "class",
+                     table["product"].map(klass).fillna(""))
+        out.append(table)
+    return out[0], out[1]
+
+
 def summarize_warnings(scenario: Any, warnings: pd.DataFrame) -> pd.DataFrame:
     """The monitor's warnings in the summary: per warehouse x product (a supplier's under its id,
     product empty) and kind that occurred there, the metric ``warnings_<kind>`` = warnings per
@@ -192,6 +215,8 @@ class Results:
         if getattr(scenario, "warnings", None) is not None and not warnings.empty:
             self.summary = pd.concat([self.summary, summarize_warnings(scenario, warnings)],
                                      ignore_index=True)
+        if getattr(scenario, "abc", None) is not None:
+            self.metrics, self.summary = with_class(scenario, self.metrics, self.summary)
         self.warnings = warnings
         self.info = info
         self.supplier_metrics = (pd.DataFrame(columns=SUPPLIER_COLUMNS)
@@ -255,8 +280,9 @@ class Results:
         """A readable summary: mean ± 95% half-width per warehouse, product and metric."""
         s = self.summary[self.summary["metric"].isin(metrics)]
         s = s.assign(value=s.apply(_cell, axis=1))
-        wide = s.pivot(index=["warehouse", "product"], columns="metric", values="value")
-        keys = zip(self.summary["warehouse"], self.summary["product"], strict=True)
+        index = ["warehouse", "product", *(["class"] if "class" in s.columns else [])]
+        wide = s.pivot(index=index, columns="metric", values="value")
+        keys = zip(*(self.summary[k] for k in index), strict=True)
         order = list(dict.fromkeys(keys))
         wide = wide.reindex(order)[[m for m in metrics if m in wide.columns]]  # scenario order
         wide.columns.name = None
@@ -303,6 +329,28 @@ class Results:
         wide = wide.reindex(limited)[[c for c in cols if c in wide.columns]]
         wide.columns.name = None
         return "\n\n" + wide.to_string()
+
+    def by_class(self) -> pd.DataFrame:
+        """Per ABC class (scenario with an ``abc`` section) and metric, across replications:
+        ``class, metric, n, mean, std, ci95_low, ci95_high`` (t-intervals as in the summary).
+
+        Within a replication the class's stock points are added up: ``demand_units``,
+        ``lost_units``, ``orders_placed`` and the costs are sums, ``fill_rate`` is the units
+        filled at once over the units demanded (empty without demand).
+
+        Raises
+        ------
+        ValueError
+            When the scenario has no ``abc`` section (no classes).
+        """
+        if "class" not in self.metrics.columns:
+            raise ValueError("the scenario has no abc section: its products have no class")
+        m = self.metrics.assign(filled=self.metrics["fill_rate"].fillna(0.0)
+                                * self.metrics["demand_units"])
+        g = m.groupby(["replication", "class"], sort=True)[[*CLASS_SUMS, "filled"]].sum()
+        g = g.reset_index()
+        g["fill_rate"] = (g["filled"] / g["demand_units"]).where(g["demand_units"] > 0)
+        return summarize_by(g, ["class"], ("fill_rate", *CLASS_SUMS), METRIC_RANGES)
 
     @property
     def warning_counts(self) -> pd.DataFrame:

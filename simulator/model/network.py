@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import partial
 from itertools import repeat
 from typing import Any
@@ -248,7 +249,8 @@ class Network:
                 params = {k: v for k, v in inv.policy.items() if k != "type"}
                 cls = policies.resolve(inv.policy["type"])
                 policy = policies.build(params, cls)
-                ctx = self.contexts[(w.id, pid)]
+                ctx = replace(self.contexts[(w.id, pid)], seed=self.seed,
+                              replication=self.replication)
                 if policies.derives(cls, params):
                     policy.prepare(ctx)
                 # validation filled `initial` (the policy's order-up-to level, else 0), except for

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 import policies
 from simulator.distributions import KINDS
 from simulator.errors import SCENARIO, Problem, ScenarioError
+from simulator.scenario import abcclass
 from simulator.scenario.checks import cross_check, policy_check
 from simulator.scenario.models import Scenario
 from simulator.scenario.yamlload import LineMap, load_yaml_file
@@ -90,6 +91,9 @@ def validate_data(data: Any, lines: LineMap, search: list[str] | None = None,
         crossed = [lines.problem(path, msg) for path, msg in cross_check(sc)]
         if not crossed:  # references sound: read the logs, then derive from demand
             crossed = _read_files(sc, lines, (search or [os.getcwd()])[0])
+            if not crossed:  # classes need the demand: fill the abc section's defaults
+                sc, classed = abcclass.apply(sc, search)
+                crossed = [lines.problem(path, msg) for path, msg in classed]
             if not crossed:
                 crossed = [lines.problem(path, msg) for path, msg in policy_check(sc)]
         found += crossed

@@ -178,7 +178,9 @@ def _horizon(sc: Scenario) -> Found:
 def _policies(sc: Scenario) -> Found:
     """Policies that derive parameters must be able to (e.g. EOQ needs costs and demand).
 
-    Only those are built here (the parameters were checked when the scenario was read)."""
+    A policy with a ``check_context(context)`` method is checked by it instead of being
+    prepared (its preparation may be costly). Only those are built here (the parameters
+    were checked when the scenario was read)."""
     contexts = None
     for i, w in enumerate(sc.warehouses):
         for pid, inv in w.inventory.items():
@@ -189,13 +191,27 @@ def _policies(sc: Scenario) -> Found:
             if contexts is None:
                 contexts = policy_contexts(sc)
             policy = policies.build(params, cls)
+            # a policy whose prepare() is costly (annealing tunes) offers a cheap check
+            check = getattr(policy, "check_context", None) or policy.prepare
             try:
-                policy.prepare(contexts[(w.id, pid)])
+                check(contexts[(w.id, pid)])
             except (ValueError, ArithmeticError) as exc:
                 yield ("warehouses", i, "inventory", pid, "policy"), str(exc)
             except Exception as exc:  # a user's prepare() failing: their problem, reported
                 yield (("warehouses", i, "inventory", pid, "policy"),
                        f"prepare() failed: {type(exc).__name__}: {exc}")
+
+
+def _policy_given(sc: Scenario) -> Found:
+    """An inventory entry without ``policy`` needs an ``abc`` section to take its class's."""
+    if sc.abc is not None:
+        return  # the class defaults are filled (and checked) once demand is known
+    for i, w in enumerate(sc.warehouses):
+        for pid, inv in w.inventory.items():
+            if not inv.policy:
+                yield (("warehouses", i, "inventory", pid, "policy"),
+                       "required key is missing (or give an abc section whose class of the "
+                       "product has a policy: abc.classes.A.policy, ...)")
 
 
 def _disruptions(sc: Scenario) -> Found:
@@ -225,7 +241,7 @@ def _disruptions(sc: Scenario) -> Found:
                 reach = (f1, t1, j1)
 
 
-CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions)
+CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions, _policy_given)
 
 
 def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:

@@ -155,33 +155,89 @@ class Supplier(_Model):
     consolidation_window: NonNeg | None = None
 
 
-class Inventory(_Model):
-    """A product stocked at a warehouse (a *stock point*)."""
+def _validated_policy(value: Any, info: ValidationInfo) -> dict[str, Any]:
+    """A policy mapping checked by :func:`policies.validate` (defaults filled)."""
+    search = (info.context or {}).get("search", [])
+    try:
+        return policies.validate(value, search)
+    except policies.UnknownPolicy as exc:
+        raise ValueError(str(exc)) from None
+
+
+class _Remembers(_Model):
+    """A model with a ``policy`` that remembers the keys its policy was written with
+    (``_given``, before defaults are filled): two are equal when their values are, however
+    they were written."""
+
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_given(cls, data: Any, handler: Any) -> Any:
+        made = handler(data)
+        if isinstance(data, dict):  # not an instance passed through as it is
+            made._given = _given_keys(data)
+        return made
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = _Model.__hash__
+
+
+def _given_keys(data: Any) -> frozenset[str]:
+    """The keys of ``data["policy"]`` as written (none if it is not a mapping)."""
+    raw = data.get("policy") if isinstance(data, dict) else None
+    return frozenset(raw) if isinstance(raw, dict) else frozenset()
+
+
+class Inventory(_Remembers):
+    """A product stocked at a warehouse (a *stock point*).
+
+    ``policy`` may be left out when the scenario has an ``abc`` section whose class of the
+    product gives one (filled in by :func:`simulator.scenario.abcclass.apply`); until then it is
+    an empty mapping.
+    """
 
     source: Id
-    policy: Annotated[dict[str, Any], AfterValidator(_freeze)]
+    policy: Annotated[dict[str, Any], AfterValidator(_freeze)] = Field(
+        default_factory=FrozenDict, validate_default=False)
     initial: NonNeg | None = None
     lead_time: Distribution | None = None
     #: days between placing an order and its source seeing it (an information lag)
     order_delay: NonNeg = 0.0
 
+    #: keys the ``abc`` section filled in ("policy", "service_level", "initial"): left out of
+    #: :meth:`Scenario.to_dict`, so that a changed class default reaches this stock point
+    _from_class: frozenset[str] = PrivateAttr(default=frozenset())
+
     @field_validator("policy", mode="before")
     @classmethod
     def _policy(cls, value: Any, info: ValidationInfo) -> dict[str, Any]:
-        search = (info.context or {}).get("search", [])
-        try:
-            return policies.validate(value, search)
-        except policies.UnknownPolicy as exc:
-            raise ValueError(str(exc)) from None
+        return _validated_policy(value, info)
 
     @model_validator(mode="after")
     def _default_initial(self) -> Inventory:
         """Fill the default initial stock: the policy's order-up-to level, else 0; left
         out (None) for a policy that needs its context (``prepare``) for that level, such as
-        ``order_up_to``: the model fills it after preparing the policy."""
-        if self.initial is None and not policies.level_needs_context(self.policy):
+        ``order_up_to``: the model fills it after preparing the policy. Without a policy
+        (an ``abc`` class default comes later) it is left for that step."""
+        if self.initial is None and self.policy and \
+                not policies.level_needs_context(self.policy):
             object.__setattr__(self, "initial", policies.default_initial(self.policy))
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out what the ``abc`` section filled in (it fills it again on loading)."""
+        data = handler(self)
+        if "policy" in self._from_class or not self.policy:
+            data.pop("policy", None)
+        elif "service_level" in self._from_class and isinstance(data.get("policy"), dict):
+            data["policy"] = {k: v for k, v in data["policy"].items() if k != "service_level"}
+        if "initial" in self._from_class:
+            data.pop("initial", None)
+        return data  # type: ignore[no-any-return]
 
 
 class Warehouse(_Model):
@@ -615,6 +671,55 @@ SweepAxis = Annotated[Any, PlainValidator(_axis), PlainSerializer(
 SweepKey = Annotated[str, Strict(), AfterValidator(_sweep_key)]
 
 
+#: a share of annual demand value closing an ABC class: in (0, 1]
+Share = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False),
+                  in_range(TINY, 1.0, below="input should be greater than 0")]
+
+
+class AbcClass(_Remembers):
+    """Defaults of one ABC class: the ``policy`` of an inventory entry that gives none, and the
+    ``service_level`` of a policy that has that parameter and does not give it."""
+
+    policy: Annotated[dict[str, Any], AfterValidator(_freeze)] | None = None
+    service_level: Annotated[float, Strict(), Field(gt=0, lt=1, allow_inf_nan=False)] \
+        | None = None
+
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _policy(cls, value: Any, info: ValidationInfo) -> dict[str, Any] | None:
+        return None if value is None else _validated_policy(value, info)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A policy's default ``service_level`` is left out (so that the class's
+        ``service_level`` still replaces it when the scenario is loaded again)."""
+        data = handler(self)
+        policy = data.get("policy")
+        if isinstance(policy, dict) and "service_level" not in self._given:
+            data["policy"] = {k: v for k, v in policy.items() if k != "service_level"}
+        return data  # type: ignore[no-any-return]
+
+
+class Abc(_Model):
+    """``abc:``: products are classed A, B, C by annual demand value
+    (:func:`simulator.planning.classes`; cumulative share up to ``a``: A, up to ``b``: B),
+    results get a ``class`` column, and ``classes`` give per-class defaults
+    (:mod:`simulator.scenario.abcclass`)."""
+
+    a: Share = 0.8
+    b: Share = 0.95
+    classes: Annotated[dict[Literal["A", "B", "C"], AbcClass], AfterValidator(_freeze)] = \
+        Field(default_factory=FrozenDict)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Abc:
+        if not self.a < self.b:
+            raise ValueError(f"a ({self.a:g}) must be less than b ({self.b:g}): A holds the "
+                             "first a of the value, B up to b")
+        return self
+
+
 class Scenario(_Model):
     """A validated, immutable scenario. Build it with :func:`simulator.load`."""
 
@@ -630,6 +735,8 @@ class Scenario(_Model):
     customers: tuple[Customer, ...] = ()
     #: the warning monitor; None (absent): not watched
     warnings: Warnings | None = None
+    #: ABC classes of the products and per-class defaults; None (absent): no class column
+    abc: Abc | None = None
     #: ``simulator sweep``: dotted key -> values (full grid) or range (sampled); None: none
     sweep: Annotated[dict[SweepKey, SweepAxis], Field(min_length=1), AfterValidator(_freeze)] \
         | None = None
