@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Strict, ValidationError, create_mode
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
 from policies.forecasting import OrderUpTo
+from policies.lp import LP
 
 __all__ = [
     "BUILTIN",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ,
-                            "order_up_to": OrderUpTo}
+                            "order_up_to": OrderUpTo, "lp": LP}
 _BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 

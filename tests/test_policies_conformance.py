@@ -22,6 +22,7 @@ EXAMPLES: dict[str, list[dict]] = {
                     {"review_period": 2, "service_level": 0.9,
                      "forecast": {"method": "ses", "alpha": 0.2}},
                     {"review_period": 0, "forecast": {"method": "croston", "alpha": 0.1}}],
+    "lp": [{"review_period": 2, "horizon": 3, "service_level": 0.5}],
 }
 
 CONTEXT = PolicyContext(warehouse="w", product="p", demand_rate=4.0, demand_var_rate=4.0,
