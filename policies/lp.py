@@ -117,15 +117,19 @@ class LP(Forecasting):
         """This product's part of the plan, from its position now (units)."""
         ctx = self._rt.ctx
         r, lead, h = self.review_period, self.lead_time, self.horizon
-        marks = [self.cumulative(lead + t * r) for t in range(h + 1)]
+        # whole units: the cumulative forecasts rounded (totals kept), so that the MILP with
+        # whole-unit orders stays as tight as its relaxation (fractional demands make HiGHS
+        # close the gap by branching on rounding, seconds instead of milliseconds)
+        ss = self.safety_stock()
+        marks = [_whole(self.cumulative(lead + t * r) + ss) for t in range(h + 1)]
         holding = ctx.holding_cost * r if ctx is not None else 0.0
         backorder = _shortage_cost(ctx, r, holding)
         return Item(
             product=ctx.product if ctx is not None else "",
             position=float(position),
-            lead_demand=marks[0] + self.safety_stock(),
+            lead_demand=marks[0],
             demand=tuple(marks[t + 1] - marks[t] for t in range(h)),
-            before=tuple(self.cumulative(t * r) for t in range(h)),
+            before=tuple(_whole(self.cumulative(t * r)) for t in range(h)),
             holding=holding,
             backorder=backorder,
             minor=(ctx.ordering_cost if ctx is not None else 0.0) + limits.line_cost,
@@ -163,3 +167,8 @@ def _shortage_cost(ctx: Any, period: float, holding: float) -> float:
     if ctx is not None and ctx.lost_sale_cost > 0:
         return float(ctx.lost_sale_cost)
     return max(SHORTAGE_FACTOR * holding, 1.0)
+
+
+def _whole(units: float) -> float:
+    """``units`` rounded to the nearest whole unit (halves up)."""
+    return float(math.floor(units + 0.5))

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import coo_matrix
+
+if TYPE_CHECKING:  # SciPy is imported when a plan is solved: the CLI starts without it
+    from scipy.optimize import Bounds, LinearConstraint
 
 #: quantities closer than this (units) are equal
 EPS = 1e-9
@@ -100,13 +101,16 @@ class Problem:
 class Plan:
     """The solver's answer: ``orders[p][t]`` units of item p in period t (None when there is
     no plan), ``status`` one of optimal, time_limit, infeasible, error, ``cost`` the plan's
-    objective (currency), ``seconds`` the solve time, ``message`` the solver's words."""
+    objective (currency), ``seconds`` the solve time (s), ``message`` the solver's words."""
 
     orders: list[list[float]] | None
     status: str
     cost: float
     seconds: float
     message: str = ""
+    #: the solver's proven relative gap at the end (0 when proven optimal or the relaxation
+    #: was integral; NaN without a plan)
+    gap: float = math.nan
 
     @property
     def first(self) -> list[float] | None:
@@ -115,16 +119,18 @@ class Plan:
 
 
 class _Vars:
-    """Column indices of the MILP's variables, ``H`` per item: n (case packs), y (line
-    opened), I+ and I- (projected net inventory), w (projected position, at least 0, only with
-    a capacity); and z (purchase order) per source with a major cost."""
+    """Column indices of the MILP's variables per item: over the ``H`` periods n (case packs
+    ordered), y (line opened), e (units ordered beyond the demand they cover), w (projected
+    position, at least 0, only with a capacity); x[s][t] (units ordered in period s for the
+    demand of period t; s = H: never, short to the horizon's end); and z (purchase order) per
+    source with a major cost and period."""
 
     def __init__(self, pb: Problem):
         h = pb.periods
         self.n = len(pb.items)
         self.h = h
-        blocks = 5 if pb.capacity is not None else 4
-        self.per_item = blocks * h
+        self.blocks = 4 if pb.capacity is not None else 3
+        self.per_item = self.blocks * h + (h + 1) * h
         majors = [s for s, src in pb.sources.items() if src.major > 0]
         self.z = {s: self.n * self.per_item + k * h for k, s in enumerate(majors)}
         self.size = self.n * self.per_item + len(majors) * h
@@ -132,8 +138,11 @@ class _Vars:
     def col(self, p: int, block: int, t: int) -> int:
         return p * self.per_item + block * self.h + t
 
+    def x(self, p: int, s: int, t: int) -> int:
+        return p * self.per_item + self.blocks * self.h + s * self.h + t
 
-N, Y, POS, NEG, W = range(5)
+
+N, Y, E, W = range(4)
 
 
 class _Rows:
@@ -156,17 +165,33 @@ class _Rows:
         self.hi.append(hi)
 
     def constraint(self, size: int) -> LinearConstraint:
+        from scipy.optimize import LinearConstraint
+        from scipy.sparse import coo_matrix
         a = coo_matrix((self.v, (self.r, self.c)), shape=(len(self.lo), size)).tocsr()
         return LinearConstraint(a, np.array(self.lo), np.array(self.hi))
 
 
-def upper_bound(pb: Problem, it: Item, t: int = 0) -> float:
-    """An upper bound on the order of ``it`` in period ``t`` (units) that no optimal plan
-    exceeds: the demand from period t to the horizon's end plus what is short before the first
-    arrival, a minimum order and a case pack, cut by the budget and the supplier's capacity
-    (the tighter, the tighter the MILP's relaxation)."""
-    bound = max(0.0, it.lead_demand - it.position) + sum(it.demand[t:]) + it.min_order \
-        + it.multiple + 1.0
+def residual(it: Item) -> tuple[list[float], float]:
+    """The demand per period left after the stock expected at the first arrival, FIFO (a
+    backlog is owed in the first period), and the holding cost of that stock (currency)."""
+    start = it.position - it.lead_demand
+    left = list(it.demand)
+    cost = 0.0
+    if start < 0:
+        left[0] -= start
+        return left, 0.0
+    for t, d in enumerate(it.demand):
+        used = min(start, d)
+        left[t] = d - used
+        start -= used
+        cost += it.holding * start
+    return left, cost
+
+
+def upper_bound(pb: Problem, it: Item, left: list[float]) -> float:
+    """An upper bound on one order of ``it`` (units) that no optimal plan exceeds: the demand
+    left plus a minimum order and a case pack, cut by the budget and the supplier's capacity."""
+    bound = sum(left) + it.min_order + it.multiple
     if pb.budget is not None and it.unit_cost > 0:
         bound = min(bound, pb.budget / it.unit_cost)
     src = pb.sources.get(it.supplier) if it.supplier is not None else None
@@ -176,35 +201,38 @@ def upper_bound(pb: Problem, it: Item, t: int = 0) -> float:
 
 
 def _item_rows(pb: Problem, v: _Vars, p: int, it: Item, rows: _Rows,
-               cost: np.ndarray, upper: np.ndarray) -> None:
-    """Objective terms, bounds and constraints of one item."""
-    m = it.multiple
-    for t in range(v.h):
-        n, y = v.col(p, N, t), v.col(p, Y, t)
-        big = upper_bound(pb, it, t)
-        upper[n] = math.floor(big / m + EPS)
-        upper[y] = 1.0
-        pos, neg = v.col(p, POS, t), v.col(p, NEG, t)
+               cost: np.ndarray, upper: np.ndarray) -> float:
+    """Objective terms, bounds and constraints of one item; returns its constant cost (the
+    holding of the stock already there)."""
+    h, m = v.h, it.multiple
+    left, fixed = residual(it)
+    top = math.floor(upper_bound(pb, it, left) / m + EPS)
+    for t in range(h):  # the demand of period t is covered, by some order or never
+        rows.add([(v.x(p, s, t), 1.0) for s in range(h + 1)], left[t], left[t])
+        for s in range(h + 1):
+            cost[v.x(p, s, t)] = it.holding * (t - s) if s <= t else it.backorder * (s - t)
+    for s in range(h):
+        n, y, e = v.col(p, N, s), v.col(p, Y, s), v.col(p, E, s)
+        upper[n], upper[y], upper[e] = top, 1.0, it.min_order + m
         cost[y] = it.minor
-        cost[pos] = it.holding
-        cost[neg] = it.backorder
-        rows.add([(n, m), (y, -big)], -math.inf, 0.0)           # an order opens its line
+        cost[e] = it.holding * (h - s)
+        # what is ordered covers demand or is excess: sum_t x[s][t] + e_s = m n_s
+        rows.add([(v.x(p, s, t), 1.0) for t in range(h)] + [(e, 1.0), (n, -m)], 0.0, 0.0)
+        for t in range(h):  # x[s][t] <= d_t y_s: the tight form of "an order opens its line"
+            if left[t] > 0:
+                rows.add([(v.x(p, s, t), 1.0), (y, -left[t])], -math.inf, 0.0)
+            else:
+                upper[v.x(p, s, t)] = 0.0
+        rows.add([(e, 1.0), (y, -(it.min_order + m))], -math.inf, 0.0)
+        rows.add([(n, m), (y, -m * top)], -math.inf, 0.0)
         if it.min_order > 0:
             rows.add([(n, m), (y, -it.min_order)], 0.0, math.inf)  # minimum order
-        # balance: I+_t - I-_t - I+_{t-1} + I-_{t-1} - q_t = -d_t (I_{-1} given)
-        coefs = [(pos, 1.0), (neg, -1.0), (n, -m)]
-        rhs = -it.demand[t]
-        if t == 0:
-            rhs += it.position - it.lead_demand
-        else:
-            coefs += [(v.col(p, POS, t - 1), -1.0), (v.col(p, NEG, t - 1), 1.0)]
-        rows.add(coefs, rhs, rhs)
         if it.supplier is not None and it.supplier in v.z:
-            rows.add([(y, 1.0), (v.z[it.supplier] + t, -1.0)], -math.inf, 0.0)
-        if pb.capacity is not None:
-            # w_t >= position at review t = I_t + lead_demand + demand up to t - before_t
-            shift = it.lead_demand + sum(it.demand[:t + 1]) - it.before[t]
-            rows.add([(v.col(p, W, t), 1.0), (pos, -1.0), (neg, 1.0)], shift, math.inf)
+            rows.add([(y, 1.0), (v.z[it.supplier] + s, -1.0)], -math.inf, 0.0)
+        if pb.capacity is not None:  # w_s >= position at review s
+            rows.add([(v.col(p, W, s), 1.0)] + [(v.col(p, N, r), -m) for r in range(s + 1)],
+                     it.position - it.before[s], math.inf)
+    return fixed
 
 
 def _shared_rows(pb: Problem, v: _Vars, rows: _Rows) -> None:
@@ -222,22 +250,26 @@ def _shared_rows(pb: Problem, v: _Vars, rows: _Rows) -> None:
                      -math.inf, pb.capacity - pb.occupied)
 
 
-def build(pb: Problem) -> tuple[np.ndarray, LinearConstraint, np.ndarray, Bounds, _Vars]:
-    """The MILP's objective, constraints, integrality and bounds."""
+def build(pb: Problem) -> tuple[np.ndarray, LinearConstraint, np.ndarray, Bounds, _Vars,
+                                float]:
+    """The MILP's objective, constraints, integrality, bounds, columns and constant cost."""
+    from scipy.optimize import Bounds
     v = _Vars(pb)
     cost = np.zeros(v.size)
     upper = np.full(v.size, np.inf)
     integrality = np.zeros(v.size)
     rows = _Rows()
+    fixed = 0.0
     for p, it in enumerate(pb.items):
-        _item_rows(pb, v, p, it, rows, cost, upper)
+        fixed += _item_rows(pb, v, p, it, rows, cost, upper)
         integrality[[v.col(p, b, t) for b in (N, Y) for t in range(v.h)]] = 1
     for s, start in v.z.items():
         cost[start:start + v.h] = pb.sources[s].major
         upper[start:start + v.h] = 1.0
         integrality[start:start + v.h] = 1
     _shared_rows(pb, v, rows)
-    return cost, rows.constraint(v.size), integrality, Bounds(np.zeros(v.size), upper), v
+    return (cost, rows.constraint(v.size), integrality, Bounds(np.zeros(v.size), upper), v,
+            fixed)
 
 
 #: scipy.optimize.milp's status codes
@@ -249,6 +281,7 @@ def _relaxation(cost: np.ndarray, cons: LinearConstraint, integ: np.ndarray, bou
     """The LP relaxation's solution when it is integral (then it is the MILP's optimum, and
     HiGHS's MIP machinery, tens of milliseconds even for a small model, is skipped), else
     None."""
+    from scipy.optimize import milp
     res = milp(cost, constraints=cons, bounds=bounds,
                options={"time_limit": time_limit, "disp": False})
     if res.status != 0 or res.x is None:
@@ -263,7 +296,8 @@ def solve(pb: Problem) -> Plan:
     """Solve the plan; never raises (a failure is a plan without orders and its status)."""
     start = time.perf_counter()
     try:
-        cost, cons, integ, bounds, v = build(pb)
+        from scipy.optimize import milp
+        cost, cons, integ, bounds, v, fixed = build(pb)
         res = _relaxation(cost, cons, integ, bounds, pb.time_limit)
         if res is None:
             left = max(1e-3, pb.time_limit - (time.perf_counter() - start))
@@ -280,7 +314,8 @@ def solve(pb: Problem) -> Plan:
     x = res.x
     orders = [[float(round(x[v.col(p, N, t)])) * it.multiple for t in range(v.h)]
               for p, it in enumerate(pb.items)]
-    return Plan(orders, status, float(res.fun), seconds, str(res.message))
+    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    return Plan(orders, status, float(res.fun) + fixed, seconds, str(res.message), gap)
 
 
 def _cut(qty: float, it: Item, room: float) -> float:
