@@ -118,13 +118,15 @@ class Planner:
                                   "message": message + more})
 
     def stats(self) -> dict[str, Any]:
-        """Solve statistics for the run's provenance (seconds per review)."""
-        out: dict[str, Any] = {"solves": len(self.seconds)}
-        if self.seconds:
-            out["solve_seconds_median"] = statistics.median(self.seconds)
-            out["solve_seconds_max"] = max(self.seconds)
-        out.update({k: v for k, v in self.counts.items()})
-        return out
+        """What the run's provenance records: the number of plans solved and of warnings by
+        kind (solve times stay in ``seconds``: they differ from run to run)."""
+        return {"solves": len(self.seconds), **self.counts}
+
+    def solve_times(self) -> dict[str, float]:
+        """Median and largest solve time per review (s), NaN before the first."""
+        if not self.seconds:
+            return {"median": math.nan, "max": math.nan}
+        return {"median": statistics.median(self.seconds), "max": max(self.seconds)}
 
 
 def _unit_volume(it: Any) -> Any:
