@@ -23,6 +23,7 @@ from policies.annealing import Annealing
 from policies.base import Policy, PolicyContext, StockView
 from policies.classic import EOQ, RQ, SS, BaseStock
 from policies.forecasting import OrderUpTo
+from policies.lp import LP
 
 __all__ = [
     "BUILTIN",
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 BUILTIN: dict[str, type] = {"sS": SS, "rQ": RQ, "base_stock": BaseStock, "eoq": EOQ,
-                            "order_up_to": OrderUpTo, "annealing": Annealing}
+                            "order_up_to": OrderUpTo, "annealing": Annealing, "lp": LP}
 _BUILTIN_CLASSES = frozenset(BUILTIN.values())
 ENTRY_POINT_GROUP = "simulator.policies"
 

@@ -24,6 +24,7 @@ EXAMPLES: dict[str, list[dict]] = {
                     {"review_period": 0, "forecast": {"method": "croston", "alpha": 0.1}}],
     "annealing": [{"iterations": 50, "sample_days": 200},
                   {"review_period": 2, "retune_every": 10, "iterations": 30, "sample_days": 100}],
+    "lp": [{"review_period": 2, "horizon": 3, "service_level": 0.5}],
 }
 
 CONTEXT = PolicyContext(warehouse="w", product="p", demand_rate=4.0, demand_var_rate=4.0,

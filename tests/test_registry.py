@@ -63,7 +63,8 @@ def test_builtins_win_and_a_broken_plugin_is_skipped(scans):
     assert policies.resolve("sS") is SS
     assert policies.available()["sS"] is SS
     assert "broken" not in policies.available()
-    with pytest.raises(policies.UnknownPolicy, match="valid types: annealing, base_stock, eoq, order_up_to, rQ, sS, "
+    with pytest.raises(policies.UnknownPolicy, match="valid types: annealing, base_stock, eoq, lp, "
+                                                     "order_up_to, rQ, sS, "
                                                      "topup"):
         policies.resolve("broken")
 

@@ -70,7 +70,7 @@ def run_replication(scenario: Scenario, replication: int, seed: int,
     specs = {(w.id, pid): inv.policy for w in scenario.warehouses
              for pid, inv in w.inventory.items()}
     used = {f"{w}/{p}": _resolved(specs[(w, p)], sp.policy) for (w, p), sp in net.stock.items()}
-    found = sanity.check(replication, scenario.horizon, metrics.stats, rows)
+    found = net.warnings + sanity.check(replication, scenario.horizon, metrics.stats, rows)
     if on_warning is not None:
         for row in found:
             on_warning(dict(row))

@@ -31,6 +31,7 @@ from typing import Any
 from simpy import Environment
 
 import policies
+from policies import joint
 from simulator import rng
 from simulator.distributions import Constant, Exponential
 from simulator.errors import PolicyError
@@ -235,10 +236,18 @@ class Network:
         self.dispatcher = Dispatcher()
         #: stock points whose policy observes each day's demand (forecast-driven)
         self.observed: list[StockPoint] = []
+        #: warning rows reported by the model itself (a joint planner's fallback)
+        self.warnings: list[dict[str, Any]] = []
         self._build_stock()
         self._build_suppliers()
         self._build_lanes()
         self._build_customers()
+        #: one planner per warehouse planning its products together (policies/joint.py)
+        self.planners = joint.connect(self) if self._has_joint() else []
+
+    def _has_joint(self) -> bool:
+        """Whether a policy plans jointly with its warehouse's others (``lp``)."""
+        return any(getattr(sp.policy, "joint", False) is True for sp in self.stock.values())
 
     def _stream(self, source: str) -> Any:
         return rng.stream(self.seed, self.replication, source)

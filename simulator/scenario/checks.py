@@ -241,6 +241,30 @@ def _disruptions(sc: Scenario) -> Found:
                 reach = (f1, t1, j1)
 
 
+def _joint(sc: Scenario) -> Found:
+    """A warehouse's ``capacity`` and ``budget`` are kept by its lp products, planned together
+    (policies/joint.py): they must exist and share the plan's settings."""
+    from policies.joint import is_joint
+    for i, w in enumerate(sc.warehouses):
+        members = [(pid, inv.policy) for pid, inv in w.inventory.items()
+                   if is_joint(inv.policy)]
+        for key in ("capacity", "budget"):
+            if getattr(w, key) is not None and not members:
+                yield (("warehouses", i, key),
+                       "is kept only by the lp policy, and no product of this warehouse has "
+                       "type: lp")
+        if not members:
+            continue
+        first, spec = members[0]
+        cls = policies.resolve(spec["type"])
+        for pid, other in members[1:]:
+            for key in getattr(cls, "shared", ()):
+                if other.get(key) != spec.get(key):
+                    yield (("warehouses", i, "inventory", pid, "policy", key),
+                           f"must equal {first}'s ({spec.get(key)!r}): the lp products of a "
+                           "warehouse are planned together, in one plan")
+
+
 CHECKS = (_ids, _horizon, _customers, _sources, _cycles, _disruptions, _policy_given)
 
 
@@ -251,5 +275,6 @@ def cross_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
 
 
 def policy_check(sc: Scenario) -> list[tuple[tuple[Any, ...], str]]:
-    """Policies able to derive their parameters from the scenario's demand."""
-    return list(_policies(sc))
+    """Policies able to derive their parameters from the scenario's demand, and the joint
+    (lp) policies of each warehouse consistent (after the abc classes filled in policies)."""
+    return list(_policies(sc)) + list(_joint(sc))

@@ -241,8 +241,15 @@ class Inventory(_Remembers):
 
 
 class Warehouse(_Model):
+    """A warehouse and its stock points. ``capacity`` (in ``capacity_unit``: units, or the
+    products' ``volume``) and ``budget`` (money ordered per review period) are kept by the
+    ``lp`` policy, which plans the warehouse's lp products together (docs/lp.md)."""
+
     id: Id
     inventory: Annotated[dict[Id, Inventory], Field(min_length=1), AfterValidator(_freeze)]
+    capacity: Pos | None = None
+    capacity_unit: Literal["units", "volume"] = "units"
+    budget: NonNeg | None = None
 
 
 #: a multiplier of a demand rate: >= 0 (0 switches demand off)
