@@ -320,3 +320,35 @@ def test_same_seed_same_numbers():
     b = simulator.run(sc, progress=False).metrics
     assert a.equals(b)
     assert math.isfinite(a["holding_cost"].sum())
+
+
+def test_lp_given_by_an_abc_class_keeps_the_warehouse_capacity(tmp_path, capsys):
+    # the joint check runs after the abc section filled in the policies: capacity is kept by
+    # the class's lp policy, not refused as "no product of this warehouse has type: lp"
+    path = tmp_path / "abc_lp.yaml"
+    path.write_text("""\
+name: abc_lp
+horizon: 20
+products: [{id: a, holding_cost: 1, backorder_cost: 5, unit_cost: 10},
+           {id: b, holding_cost: 1, backorder_cost: 5, unit_cost: 1}]
+suppliers: [{id: s, lead_time: 1}]
+abc:
+  a: 0.8
+  b: 0.95
+  classes:
+    A: {policy: {type: lp, review_period: 2, horizon: 3}}
+    B: {policy: {type: lp, review_period: 2, horizon: 3}}
+    C: {policy: {type: lp, review_period: 2, horizon: 3}}
+warehouses:
+  - id: w
+    capacity: 30
+    inventory: {a: {source: s}, b: {source: s}}
+customers: [{id: c, warehouse: w, demand: {a: {rate: 3}, b: {rate: 1}}}]
+""")
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().err
+    path.write_text(path.read_text().replace("C: {policy: {type: lp, review_period: 2, "
+                                             "horizon: 3}}",
+                                             "C: {policy: {type: lp, review_period: 3, "
+                                             "horizon: 3}}"))
+    assert main(["validate", str(path)]) == 2
+    assert "inventory.b.policy.review_period: must equal a's (2.0)" in capsys.readouterr().err
