@@ -82,3 +82,23 @@ def test_bad_target_ci_is_a_user_error(capsys):
     assert "half-width must be a number > 0" in capsys.readouterr().err
     with pytest.raises(simulator.errors.UserError, match="max_replications"):
         simulator.run(path, target_ci={"fill_rate": 0.01}, max_replications=1)
+
+
+def test_progress_function_gets_the_share_done_and_one_at_the_end(monkeypatch):
+    from simulator.experiment import progress
+
+    monkeypatch.setattr(progress, "CALL_EVERY", 0.0)
+    shares: list[float] = []
+    sc = {"name": "p", "horizon": 50, "replications": 3,
+          "products": [{"id": "p", "holding_cost": 1}],
+          "suppliers": [{"id": "s", "lead_time": 1}],
+          "warehouses": [{"id": "w", "inventory": {"p": {"source": "s", "policy": {
+              "type": "sS", "s": 2, "S": 6}}}}],
+          "customers": [{"id": "c", "warehouse": "w", "demand": {"p": {"rate": 2}}}]}
+    plain = simulator.run(sc, progress=False)
+    res = simulator.run(sc, progress=shares.append)
+    assert res.metrics.equals(plain.metrics)
+    assert shares == sorted(shares) and len(shares) > 3  # within replications too
+    assert shares[-1] == 1.0 and shares.count(1.0) <= 2
+    with pytest.raises(simulator.UserError, match="progress"):
+        simulator.run(sc, progress="yes")

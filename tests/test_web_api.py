@@ -347,9 +347,10 @@ def test_runs_go_off_the_request_thread(app, client, monkeypatch):
 
 
 def test_progress_is_reported_per_part_of_a_replication(monkeypatch):
+    from simulator.experiment import progress
     from simulator.web import executor
 
-    monkeypatch.setattr(executor, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(progress, "CALL_EVERY", 0.0)
     shares: list[float] = []
     sc = apply_overrides(load(QUICK), {**SHORT, "replications": 4})
     res = executor.simulate(sc, shares.append)

@@ -93,8 +93,10 @@ def test_the_page_runs_the_quickstart_and_shows_kpis_and_plots(server, page):
 
 
 def test_the_page_compares_two_runs(server, page):
+    # its own two runs: pytest-xdist may run the test above in another process (server)
     page.goto(server)
     page.wait_for_selector("#example option[value='quickstart']", state="attached")
+    _run_quickstart(page)
     _run_quickstart(page, s="20")
     page.wait_for_function("document.querySelectorAll('#run-a option').length >= 2")
     runs = page.evaluate("fetch('/api/runs').then(r => r.json())")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 #: seconds before the first progress line when not on a terminal, and between lines
@@ -79,12 +80,51 @@ class NoProgress:
         pass
 
 
-def progress(total: int, enabled: bool | None, stream: TextIO | None = None) -> Any:
+class CallbackProgress:
+    """Progress handed to a function of the share done (0..1), at most every
+    :data:`CALL_EVERY` seconds and once at the end (a web page's progress bar)."""
+
+    disable = False
+
+    def __init__(self, total: float, call: Callable[[float], Any]):
+        self.total = float(total)
+        self.call = call
+        self.n = 0.0
+        self._last = -float("inf")
+        self._shown = 0.0
+
+    def update(self, amount: float) -> None:
+        self.n += amount
+        now = time.monotonic()
+        if now - self._last >= CALL_EVERY:
+            self._last = now
+            # never backwards (the parts of a replication add up to 1 only within rounding)
+            share = min(self.n / self.total, 1.0) if self.total > 0 else 1.0
+            self._shown = max(self._shown, share)
+            self.call(self._shown)
+
+    def __enter__(self) -> CallbackProgress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            self.call(1.0)
+
+
+#: seconds between two calls of a progress function
+CALL_EVERY = 0.2
+
+
+def progress(total: int, enabled: bool | None | Callable[[float], Any],
+             stream: TextIO | None = None) -> Any:
     """The progress display for a run of ``total`` replications.
 
     ``enabled`` True: a bar; False: nothing; None (default): a bar on a terminal, else
-    occasional lines with an ETA for runs that last more than :data:`LINE_AFTER` seconds.
+    occasional lines with an ETA for runs that last more than :data:`LINE_AFTER` seconds;
+    a function: called with the share done (0..1), see :class:`CallbackProgress`.
     """
+    if callable(enabled):
+        return CallbackProgress(total, enabled)
     if enabled is False:
         return NoProgress()
     out = stream if stream is not None else sys.stderr

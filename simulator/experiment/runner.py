@@ -227,7 +227,7 @@ def _source(scenario: Any) -> Any:
 
 
 def run(scenario: Any, replications: int | None = None, seed: int | None = None,
-        jobs: int = 1, progress: bool | None = None,
+        jobs: int = 1, progress: bool | None | Callable[[float], Any] = None,
         max_events: float | None = DEFAULT_MAX_EVENTS,
         on_warning: Callable[[dict[str, Any]], Any] | None = None,
         dask: str | None = None, target_ci: dict[str, float] | None = None,
@@ -244,9 +244,12 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     jobs : int
         Worker processes (1: in this process; 0: one per core). Results are identical
         for any value.
-    progress : bool, optional
+    progress : bool or callable, optional
         True: a progress bar; False: nothing; None (default): a bar on a terminal, else a
-        line with an ETA every half minute for runs that last more than a few seconds.
+        line with an ETA every half minute for runs that last more than a few seconds; a
+        function: called with the share of the replications done (0 to 1; within a
+        replication too when ``jobs=1``), at most five times a second and with 1.0 at the
+        end (with ``target_ci``, once per round of replications).
     max_events : float, optional
         Refuse runs estimated at more events than this (customer orders and reviews over
         all replications; default 5e8, about a quarter of an hour on one core); None or
@@ -289,8 +292,9 @@ def run(scenario: Any, replications: int | None = None, seed: int | None = None,
     address = check_dask(dask)
     recording = check_record(record, record_points)
     bound = check_max_events(max_events)
-    if progress is not None and not isinstance(progress, bool):
-        raise _arg("progress", f"must be True, False or None, got {progress!r}")
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise _arg("progress", f"must be True, False, None or a function of the share done, "
+                               f"got {progress!r}")
     if on_warning is not None and not callable(on_warning):
         raise _arg("on_warning", f"must be a function of one warning (a dict) or None, got "
                                  f"{type(on_warning).__name__} {on_warning!r:.60}")

@@ -274,6 +274,19 @@ def locate(sc: Scenario, problems: list[Problem]) -> list[Problem]:
                     p.key, p.message) if p.file == SCENARIO else p for p in problems]
 
 
+def load_parsed(data: Any, lines: LineMap, file: str, search: list[str],
+                problems: list[Problem] | None = None) -> Scenario:
+    """A validated scenario from YAML already parsed (``yamlload.load_yaml_text``), named
+    ``file`` in problems found later (a web upload checks the data before validating it).
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem, the parser's ``problems`` first.
+    """
+    return _remember(validate_data(data, lines, search, problems or []), file, lines)
+
+
 def load(source: str | os.PathLike[str] | dict[str, Any] | Scenario) -> Scenario:
     """A validated scenario from a YAML path, a plain mapping or a Scenario.
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
@@ -26,55 +24,24 @@ from simulator.web.intake import shown
 
 #: result tables kept per run (attributes of Results)
 TABLES = ("metrics", "summary", "warnings", "customer_metrics", "supplier_metrics")
-#: least time between two progress writes of one run, in seconds
-PROGRESS_EVERY = 0.25
 
 
 class Busy(Exception):
     """The queue is full: the run was not accepted."""
 
 
-class _Bar:
-    """The runner's progress-bar protocol, reporting the share done to ``report``."""
-
-    disable = False
-
-    def __init__(self, total: int, report: Callable[[float], None]):
-        self.total = max(total, 1)
-        self.n = 0.0
-        self.report = report
-        self._last = 0.0
-
-    def update(self, amount: float) -> None:
-        self.n += amount
-        t = time.monotonic()
-        if t - self._last >= PROGRESS_EVERY:
-            self._last = t
-            self.report(min(self.n / self.total, 0.999))
-
-
 def simulate(sc: Scenario, report: Callable[[float], None]) -> Results:
-    """Run ``sc`` as ``simulator.run(sc, jobs=1)`` does, reporting progress (0..1).
+    """``simulator.run(sc, jobs=1)``, reporting progress (0..1; below 1 until the run is
+    stored, so a page never shows a full bar before the results are there).
 
     Raises
     ------
     UserError
         Over the run budget, or a policy failing on the scenario's values.
     """
-    from simulator.experiment.budget import DEFAULT_MAX_EVENTS, check_budget
-    from simulator.experiment.runner import _serial
-    from simulator.scenario import locate
+    from simulator.experiment.runner import run
 
-    check_budget(sc, DEFAULT_MAX_EVENTS, "max_events")
-    started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
-    try:
-        reps = list(_serial(sc, sc.seed, range(sc.replications), _Bar(sc.replications, report)))
-    except UserError as exc:
-        exc.problems = locate(sc, exc.problems)
-        raise
-    return Results.from_replications(sc, reps, started=started,
-                                     wall_seconds=time.perf_counter() - t0, source=None, jobs=1)
+    return run(sc, jobs=1, progress=lambda share: report(min(share, 0.999)))
 
 
 def dump(results: Results) -> dict[str, str]:

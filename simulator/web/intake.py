@@ -180,7 +180,7 @@ def load(request: Request, limits: Limits, allow_code: bool,
     """
     from simulator.experiment.keys import apply_overrides
     from simulator.experiment.runner import with_overrides
-    from simulator.scenario import _remember, validate_data
+    from simulator.scenario import load_parsed
     from simulator.scenario.yamlload import load_yaml_text
 
     upload = request.source == "upload"
@@ -189,7 +189,7 @@ def load(request: Request, limits: Limits, allow_code: bool,
     refused += _override_refusals(request.overrides, allow_code)
     if refused:
         raise ScenarioError(refused)
-    sc = _remember(validate_data(data, lines, search or [], problems), UPLOAD, lines)
+    sc = load_parsed(data, lines, UPLOAD, search or [], problems)
     sc = apply_overrides(sc, dict(request.overrides), origin=_form)
     sc = with_overrides(sc, replications=request.replications)
     over = _caps(sc, limits, lines.line, request.replications is not None)
