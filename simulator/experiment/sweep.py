@@ -23,7 +23,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -386,6 +386,22 @@ def run_sweep(sc: Scenario, out: Path, *, jobs: int = 1, points: int | None = No
     return SweepResult(sc, keys, table, summary, info)
 
 
+def task_results(tasks: Iterable[_Task], jobs: int, dask: str | None,
+                 client: Any = None) -> Any:
+    """``(point, replication results)`` of each task, in order, run in this process
+    (``jobs == 1``), in worker processes, or on a Dask cluster (``dask``: ``"local"`` or a
+    scheduler address; ``client``: an open client to reuse). Close it (``closing``) to stop
+    the workers early."""
+    if dask is not None:
+        from simulator.experiment import dask_backend
+        return dask_backend.run_tasks(_run_task, tasks, dask, workers=jobs or None,
+                                      initializer=_use_path, initargs=(list(sys.path),),
+                                      client=client)
+    if jobs == 1:
+        return (_run_task(t) for t in tasks)
+    return run_tasks(_run_task, tasks, jobs, initializer=_use_path, initargs=(list(sys.path),))
+
+
 def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], ranges: dict[int, range],
              batch: int, jobs: int, folder: Path, progress: bool | None,
              dask: str | None = None,
@@ -399,17 +415,7 @@ def _execute(scenarios: list[Scenario], pts: list[dict[str, Any]], ranges: dict[
     pending: dict[int, list[ReplicationResult]] = {}
     tasks = _tasks(scenarios, ranges, batch)
     with _progress(total, progress) as bar:
-        results: Any
-        if dask is not None:
-            from simulator.experiment import dask_backend
-            results = dask_backend.run_tasks(_run_task, tasks, dask, workers=jobs or None,
-                                             initializer=_use_path,
-                                             initargs=(list(sys.path),))
-        elif jobs == 1:
-            results = (_run_task(t) for t in tasks)
-        else:
-            results = run_tasks(_run_task, tasks, jobs, initializer=_use_path,
-                                initargs=(list(sys.path),))
+        results = task_results(tasks, jobs, dask)
         with closing(results):
             for p, reps in results:
                 got = pending.setdefault(p, [])

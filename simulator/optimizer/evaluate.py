@@ -4,15 +4,13 @@ processes or a Dask cluster); the numbers do not depend on where they ran."""
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.experiment.pool import run_tasks
 from simulator.experiment.replication import ReplicationResult
-from simulator.experiment.sweep import _batch, _run_task, _Task, _use_path
+from simulator.experiment.sweep import _batch, _Task, task_results
 from simulator.optimizer.params import ADDITIVE, Constraint
 from simulator.scenario import Scenario
 
@@ -116,17 +114,7 @@ def evaluate(scenarios: dict[int, Scenario], constraints: Sequence[Constraint], 
     batch = _batch(list(scenarios), reps, max(jobs, 1))
     tasks = _tasks(scenarios, batch)
     pending: dict[int, list[ReplicationResult]] = {}
-    results: Any
-    if dask is not None:
-        from simulator.experiment import dask_backend
-        results = dask_backend.run_tasks(_run_task, tasks, dask, workers=jobs or None,
-                                         initializer=_use_path, initargs=(list(sys.path),),
-                                         client=client)
-    elif jobs == 1:
-        results = (_run_task(t) for t in tasks)
-    else:
-        results = run_tasks(_run_task, tasks, jobs, initializer=_use_path,
-                            initargs=(list(sys.path),))
+    results = task_results(tasks, jobs, dask, client)
     with closing(results):
         for cand, got in results:
             have = pending.setdefault(cand, [])
