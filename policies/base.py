@@ -93,8 +93,8 @@ class PolicyContext:
         has variance ``demand_var_rate * t`` (compound-Poisson: rate * E[size**2]).
     lead_time_mean, lead_time_var : float
         Replenishment lead time (days, days**2) from this stock point's source: the
-        supplier's lead time, or the transit time from an upstream warehouse
-        (waiting for the upstream's stock is not included).
+        supplier's lead time, or the transit time from an upstream warehouse, plus the
+        entry's ``order_delay`` (waiting for the upstream's stock is not included).
     holding_cost, ordering_cost, backorder_cost, lost_sale_cost : float
         The product's cost rates (per unit per day, per order, per unit per day, per unit).
     warmup : float

@@ -194,9 +194,10 @@ def paired_gap(a: Any, b: Any, warehouse: str, metric: str) -> tuple[float, floa
 
 def test_workshop_session_3_answers(beer):
     # docs/workshop.md session 3. A 12-week moving average: smoother forecasts, a smaller
-    # factory bullwhip. No order delays: the rule ignores them anyway (its protection period
-    # is the shipping lead time + 1 week), so the stage ratios barely move, but the retailer
-    # is no longer starved: its fill rate jumps.
+    # factory bullwhip. No order delays: the rule's protection period (order delay + shipping
+    # + review week) falls from 5 weeks to 3, so every stage's ratio falls, and the retailer
+    # serves better. (When the rule ignored the delay, the retailer's ratio did not move at
+    # all and its fill rate was the worst of the chain.)
     sc = load(BEER)
     smooth = simulator.run(apply_overrides(sc, {
         f"warehouses.{w}.inventory.beer.policy.forecast.window": 12 for w in CHAIN}),
@@ -205,8 +206,21 @@ def test_workshop_session_3_answers(beer):
     assert mean > 4 * se
     fast = simulator.run(apply_overrides(sc, {
         f"warehouses.{w}.inventory.beer.order_delay": 0 for w in CHAIN}), progress=False)
+    for w in CHAIN:
+        mean, se = paired_gap(beer, fast, w, "bullwhip")
+        assert mean > 4 * se, w
     mean, se = paired_gap(fast, beer, "retailer", "fill_rate")
     assert mean > 4 * se
+
+
+def test_beer_game_factory_has_the_worst_fill_rate(beer):
+    # docs/workshop.md session 3: the factory gets the wildest orders and serves worst; each
+    # other stage's fill rate exceeds it by more than 4 standard errors (paired by
+    # replication within the run).
+    wide = beer.metrics.pivot(index="replication", columns="warehouse", values="fill_rate")
+    for w in CHAIN[:3]:
+        diff = (wide[w] - wide["factory"]).to_numpy()
+        assert diff.mean() > 4 * diff.std(ddof=1) / math.sqrt(len(diff)), w
 
 
 def test_divergent_network_has_no_amplification_above_the_split():
@@ -268,10 +282,15 @@ def summary_value(folder: Path, warehouse: str, metric: str) -> float:
 #: (results folder, warehouse, metric, the value as docs/workshop.md quotes it)
 QUOTED = [
     ("quickstart", "dc", "fill_rate", "0.996"),
-    ("beer", "retailer", "bullwhip", "3.56"),
-    ("beer", "factory", "bullwhip", "2.59"),
-    ("beer", "retailer", "fill_rate", "0.18"),
-    ("beer_window12", "retailer", "bullwhip", "2.21"),
+    ("beer", "retailer", "bullwhip", "5.43"),
+    ("beer", "factory", "bullwhip", "3.51"),
+    ("beer", "retailer", "fill_rate", "0.86"),
+    ("beer", "factory", "fill_rate", "0.52"),
+    ("beer", "factory", "total_cost", "4,893"),
+    ("beer_window12", "retailer", "bullwhip", "2.84"),
+    ("beer_window12", "factory", "total_cost", "3,559"),
+    ("beer_no_delay", "retailer", "bullwhip", "3.56"),
+    ("beer_no_delay", "factory", "bullwhip", "2.80"),
     ("beer_no_delay", "retailer", "fill_rate", "0.92"),
     ("seasonal", "dc", "fill_rate", "0.805"),
 ]
@@ -285,8 +304,8 @@ def test_workshop_commands_work_and_print_what_the_answers_quote(tmp_path):
     assert (out / "sweep" / "points.csv").is_file()
     for run, warehouse, metric, quoted in QUOTED:
         value = summary_value(out / run, warehouse, metric)
-        digits = len(quoted.split(".")[1])
-        assert (run, metric, f"{value:.{digits}f}") == (run, metric, quoted)
+        digits = len(quoted.partition(".")[2])  # "4,893": no decimals, thousands commas
+        assert (run, metric, f"{value:,.{digits}f}") == (run, metric, quoted)
         assert quoted in WORKSHOP
 
 

@@ -262,7 +262,8 @@ class Monitor:
 
 def _expected_delays(sc: Any) -> dict[tuple[str, str], tuple[float, str]]:
     """Per stock point: days from placing a replenishment order to its expected arrival
-    (mean lead time, plus the supplier's consolidation window), and its source id."""
+    (order delay plus mean lead time, plus the supplier's consolidation window), and its
+    source id."""
     from simulator.scenario.derived import lead_times
 
     windows = {s.id: s.consolidation_window or 0.0 for s in sc.suppliers}
@@ -270,8 +271,8 @@ def _expected_delays(sc: Any) -> dict[tuple[str, str], tuple[float, str]]:
     out = {}
     for w in sc.warehouses:
         for pid, inv in w.inventory.items():
-            out[(w.id, pid)] = (lts[(w.id, pid)].mean() + windows.get(inv.source, 0.0),
-                                inv.source)
+            out[(w.id, pid)] = (inv.order_delay + lts[(w.id, pid)].mean()
+                                + windows.get(inv.source, 0.0), inv.source)
     return out
 
 

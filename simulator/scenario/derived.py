@@ -210,7 +210,9 @@ def echelon_demand(sc: Scenario) -> dict[StockKey, tuple[float, float]]:
 
 def policy_contexts(sc: Scenario) -> dict[StockKey, PolicyContext]:
     """A :class:`PolicyContext` per stock point; upstream demand is the sum of
-    the demand of the stock points it supplies (echelon demand)."""
+    the demand of the stock points it supplies (echelon demand). The lead time includes
+    the entry's ``order_delay``: an order reaches its source that much later, so it
+    arrives that much later too (the wait for the upstream's stock is not included)."""
     demand = echelon_demand(sc)
     lts = lead_times(sc)
     products = {p.id: p for p in sc.products}
@@ -222,7 +224,8 @@ def policy_contexts(sc: Scenario) -> dict[StockKey, PolicyContext]:
             p = products[pid]
             out[(w.id, pid)] = PolicyContext(
                 warehouse=w.id, product=pid, demand_rate=m, demand_var_rate=v,
-                lead_time_mean=lt.mean(), lead_time_var=lt.var(),
+                lead_time_mean=lt.mean() + w.inventory[pid].order_delay,
+                lead_time_var=lt.var(),
                 holding_cost=p.holding_cost, ordering_cost=p.ordering_cost,
                 backorder_cost=p.backorder_cost, lost_sale_cost=p.lost_sale_cost,
                 warmup=float(sc.warmup))
