@@ -223,7 +223,7 @@ def test_absurd_orders_and_infinite_costs_are_warned_about(tmp_path, monkeypatch
     ({"jobs": "2"}, "jobs: must be a whole number >= 0 (0: one per core), got '2'"),
     ({"jobs": True}, "jobs: must be a whole number >= 0"),
     ({"max_events": "many"}, "max_events: must be a number > 0"),
-    ({"progress": "yes"}, "progress: must be True, False or None"),
+    ({"progress": "yes"}, "progress: must be True, False, None or a function of the share done"),
     ({"replications": 10**400}, "replications: must be a whole number from 1 to 1000000"),
 ])
 def test_api_arguments_are_user_errors_with_the_cli_messages(kwargs, message):
