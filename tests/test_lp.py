@@ -462,3 +462,26 @@ def test_no_plan_from_the_solver_uses_the_heuristic_plan_not_the_fallback(monkey
     assert "heuristic" in plan.message
     assert feasible(pb, plan.orders)
     assert plan.cost == pytest.approx(plan_cost(pb, plan.orders), abs=1e-6)
+
+
+def test_large_model_without_time_for_its_relaxation_skips_the_milp(monkeypatch):
+    """No chunk relaxed in time: the MILP could not find a plan either (its own relaxation
+    is as slow), so it is not started and the plan is the heuristic's (own cycles)."""
+    import scipy.optimize
+
+    import policies.lp_model as lp_model
+    from policies.lp_heuristic import best
+    real = scipy.optimize.milp
+
+    def no_milp(*args, **kwargs):
+        assert kwargs.get("integrality") is None, "the MILP was started"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "milp", no_milp)
+    monkeypatch.setattr(lp_model, "RELAX_COLUMNS", 0)
+    monkeypatch.setattr(lp_model, "CHUNK_TIME", 0.0)
+    pb = random_problem(8, 6, 4, packs=True)
+    plan = solve(pb)
+    assert plan.orders is not None and plan.status == "time_limit"
+    assert feasible(pb, plan.orders)
+    assert plan.orders == best(pb)[0]
