@@ -437,25 +437,33 @@ def test_heuristic_plan_is_near_the_optimum(seed, packs):
     assert optimum.cost - 1e-6 <= heuristic <= (1 + HEURISTIC_WORST) * optimum.cost
 
 
-def test_no_plan_from_the_solver_uses_the_heuristic_plan_not_the_fallback(monkeypatch):
-    """A large warehouse (here: a model over RELAX_COLUMNS, in chunks of 3 items) whose MILP
-    has no plan at its time limit: the plan is the heuristic's, feasible, marked time_limit
-    (old behaviour: no plan, so every review fell back)."""
+def large_model(monkeypatch, mip, **settings) -> None:
+    """Make every model "large" (chunked relaxation) and let ``mip(result)`` change what
+    scipy's milp answers for the MILP (calls with ``integrality``); the relaxations pass."""
     import scipy.optimize
 
     import policies.lp_model as lp_model
     real = scipy.optimize.milp
 
-    def no_plan(*args, **kwargs):
+    def patched(*args, **kwargs):
         res = real(*args, **kwargs)
-        if kwargs.get("integrality") is not None:  # the MILP: stopped before any plan
-            res.status, res.x, res.fun, res.message = 1, None, None, "time limit (test)"
-            res.mip_dual_bound = None
+        return mip(res) if kwargs.get("integrality") is not None else res
+
+    monkeypatch.setattr(scipy.optimize, "milp", patched)
+    for name, value in {"RELAX_COLUMNS": 0, **settings}.items():
+        monkeypatch.setattr(lp_model, name, value)
+
+
+def test_no_plan_from_the_solver_uses_the_heuristic_plan_not_the_fallback(monkeypatch):
+    """A large warehouse (here: a model over RELAX_COLUMNS, in chunks of 3 items) whose MILP
+    has no plan at its time limit: the plan is the heuristic's, feasible, marked time_limit
+    (old behaviour: no plan, so every review fell back)."""
+    def no_plan(res):  # the MILP stopped before any plan
+        res.status, res.x, res.fun, res.message = 1, None, None, "time limit (test)"
+        res.mip_dual_bound = None
         return res
 
-    monkeypatch.setattr(scipy.optimize, "milp", no_plan)
-    monkeypatch.setattr(lp_model, "RELAX_COLUMNS", 0)
-    monkeypatch.setattr(lp_model, "CHUNK", 3)
+    large_model(monkeypatch, no_plan, CHUNK=3)
     pb = random_problem(8, 6, 2, packs=False)
     plan = solve(pb)
     assert plan.orders is not None and plan.status == "time_limit"
@@ -467,21 +475,12 @@ def test_no_plan_from_the_solver_uses_the_heuristic_plan_not_the_fallback(monkey
 def test_large_model_without_time_for_its_relaxation_skips_the_milp(monkeypatch):
     """No chunk relaxed in time: the MILP could not find a plan either (its own relaxation
     is as slow), so it is not started and the plan is the heuristic's (own cycles)."""
-    import scipy.optimize
-
-    import policies.lp_model as lp_model
     from policies.lp_heuristic import best
-    real = scipy.optimize.milp
-
-    def no_milp(*args, **kwargs):
-        assert kwargs.get("integrality") is None, "the MILP was started"
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(scipy.optimize, "milp", no_milp)
-    monkeypatch.setattr(lp_model, "RELAX_COLUMNS", 0)
-    monkeypatch.setattr(lp_model, "CHUNK_TIME", 0.0)
+    started = []
+    large_model(monkeypatch, lambda res: started.append(res) or res, CHUNK_TIME=0.0)
     pb = random_problem(8, 6, 4, packs=True)
     plan = solve(pb)
+    assert not started, "the MILP was started"
     assert plan.orders is not None and plan.status == "time_limit"
     assert feasible(pb, plan.orders)
     assert plan.orders == best(pb)[0]
