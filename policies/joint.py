@@ -101,8 +101,9 @@ class Planner:
             self.warn(now, "lp_fallback", f"no plan ({result.status}: {result.message}); "
                       "ordered by the fallback rule (docs/lp.md)")
         elif result.status == "time_limit":
+            which = " (the heuristic plan, docs/lp.md)" if "heuristic" in result.message else ""
             self.warn(now, "lp_time_limit", f"time limit {pb.time_limit:g} s reached; "
-                      "applied the best plan found (not proven within mip_rel_gap)")
+                      f"applied the best plan found{which} (not proven within mip_rel_gap)")
         return {it.product: q for it, q in zip(pb.items, first, strict=True)}
 
     def warn(self, now: float, kind: str, message: str) -> None:

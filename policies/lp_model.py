@@ -241,13 +241,27 @@ def _shared_rows(pb: Problem, v: _Vars, rows: _Rows) -> None:
         for s, src in pb.sources.items():
             if src.capacity is not None:
                 rows.add([(v.col(p, N, t), it.multiple) for p, it in enumerate(pb.items)
-                          if it.supplier == s], -math.inf, src.capacity)
+                          if it.supplier == s] + _opened(v, s, t, src.capacity),
+                         -math.inf, 0.0 if s in v.z else src.capacity)
+            if pb.budget is not None and s in v.z:
+                rows.add([(v.col(p, N, t), it.multiple * it.unit_cost)
+                          for p, it in enumerate(pb.items) if it.supplier == s]
+                         + _opened(v, s, t, pb.budget), -math.inf, 0.0)
         if pb.budget is not None:
             rows.add([(v.col(p, N, t), it.multiple * it.unit_cost)
                       for p, it in enumerate(pb.items)], -math.inf, pb.budget)
         if pb.capacity is not None:
             rows.add([(v.col(p, W, t), it.volume) for p, it in enumerate(pb.items)],
                      -math.inf, pb.capacity - pb.occupied)
+
+
+def _opened(v: _Vars, s: str, t: int, limit: float) -> list[tuple[int, float]]:
+    """``-limit z_st`` when supplier ``s`` has a purchase-order variable, else nothing: a limit
+    on what is bought from ``s`` in period t applies only when a purchase order is placed.
+    Valid (no order, nothing bought) and what makes the relaxation count the purchase orders
+    that the budget or the supplier's capacity force (without it z_st may be tiny while much
+    is bought, and the proven gap stays at 10-30%)."""
+    return [(v.z[s] + t, -limit)] if s in v.z else []
 
 
 def build(pb: Problem) -> tuple[np.ndarray, LinearConstraint, np.ndarray, Bounds, _Vars,
@@ -276,46 +290,158 @@ def build(pb: Problem) -> tuple[np.ndarray, LinearConstraint, np.ndarray, Bounds
 _STATUS = {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded", 4: "error"}
 
 
-def _relaxation(cost: np.ndarray, cons: LinearConstraint, integ: np.ndarray, bounds: Bounds,
+#: models with more columns solve their LP relaxation in chunks of CHUNK items: at 1,000
+#: products x 8 periods (104,000 columns) the whole relaxation alone takes the default 2 s
+#: limit; 10 chunks of 100 items take about as long in all (2 s of CPU), but a deadline
+#: stops them with part of the plan relaxed (docs/lp.md, "Solve times")
+RELAX_COLUMNS = 30_000
+CHUNK = 100
+#: share of the time limit the chunked relaxation may take (the MILP gets the rest)
+CHUNK_TIME = 0.75
+
+
+def _relaxation(cost: np.ndarray, cons: LinearConstraint, bounds: Bounds,
                 time_limit: float) -> Any:
-    """The LP relaxation's solution when it is integral (then it is the MILP's optimum, and
-    HiGHS's MIP machinery, tens of milliseconds even for a small model, is skipped), else
-    None."""
+    """The LP relaxation's result (optimal), or None."""
     from scipy.optimize import milp
     res = milp(cost, constraints=cons, bounds=bounds,
                options={"time_limit": time_limit, "disp": False})
-    if res.status != 0 or res.x is None:
-        return None
+    return res if res.status == 0 and res.x is not None else None
+
+
+def _share(pb: Problem, part: tuple[Item, ...]) -> Problem:
+    """The plan of the items ``part`` alone, with their share of the shared limits: of the
+    free space by their volume demanded, of the budget by their money demanded, of a
+    supplier's capacity by their units demanded (at least what they occupy now)."""
+    from dataclasses import replace
+
+    def frac(weight: Any) -> float:
+        total = sum(weight(it) for it in pb.items)
+        return sum(weight(it) for it in part) / total if total > EPS else len(part) / len(
+            pb.items)
+
+    def now(items: tuple[Item, ...]) -> float:
+        return sum(it.volume * max(0.0, it.position) for it in items)
+
+    capacity = None if pb.capacity is None else now(part) + frac(
+        lambda it: it.volume * sum(it.demand)) * (pb.capacity - pb.occupied - now(pb.items))
+    budget = None if pb.budget is None else pb.budget * frac(
+        lambda it: it.unit_cost * sum(it.demand))
+    sources = {}
+    for s, src in pb.sources.items():
+        cap = None if src.capacity is None else src.capacity * frac(
+            lambda it, s=s: sum(it.demand) if it.supplier == s else 0.0)
+        sources[s] = Source(src.major, cap)
+    return replace(pb, items=part, sources=sources, capacity=capacity, occupied=0.0,
+                   budget=budget)
+
+
+def _chunked(pb: Problem, deadline: float) -> list[list[float] | None] | None:
+    """The LP relaxations of chunks of CHUNK items with their share of the limits (units
+    per item and period, fractional; None for an item whose chunk was not solved by
+    ``deadline``, a :func:`time.perf_counter` instant); None when no chunk was solved."""
+    out: list[list[float] | None] = []
+    solved = False
+    for k in range(0, len(pb.items), CHUNK):
+        part = _share(pb, pb.items[k:k + CHUNK])
+        left = deadline - time.perf_counter()
+        res = None
+        if left > 0:
+            cost, cons, _, bounds, v, _ = build(part)
+            res = _relaxation(cost, cons, bounds, left)
+        if res is None:
+            out += [None] * len(part.items)
+            continue
+        solved = True
+        out += _orders(part, v, res.x, whole=False)
+    return out if solved else None
+
+
+def _worth_it(relaxed: list[list[float] | None] | None, left: float, spent: float) -> bool:
+    """Whether the MILP of a large model may find a plan in the ``left`` seconds: only when
+    every chunk's relaxation was solved, and in less than half of them (its own relaxation,
+    solved first, takes about as long as the chunks'; below that HiGHS returns nothing after
+    0.4 s of set-up at 1,000 products)."""
+    return relaxed is not None and all(r is not None for r in relaxed) and left > 2 * spent
+
+
+def _integral(res: Any, integ: np.ndarray) -> bool:
+    """Whether the relaxation's solution is integral (then it is the MILP's optimum, and
+    HiGHS's MIP machinery, tens of milliseconds even for a small model, is skipped)."""
     ints = res.x[integ == 1]
-    if np.all(np.abs(ints - np.round(ints)) <= 1e-9):
-        return res
-    return None
+    return bool(np.all(np.abs(ints - np.round(ints)) <= 1e-9))
+
+
+def _orders(pb: Problem, v: _Vars, x: np.ndarray, whole: bool) -> list[list[float]]:
+    """Units ordered per item and period in the solution ``x`` (case packs rounded when
+    ``whole``)."""
+    return [[(float(round(x[v.col(p, N, t)])) if whole else float(x[v.col(p, N, t)]))
+             * it.multiple for t in range(v.h)] for p, it in enumerate(pb.items)]
 
 
 def solve(pb: Problem) -> Plan:
-    """Solve the plan; never raises (a failure is a plan without orders and its status)."""
+    """Solve the plan; never raises (a failure is a plan without orders and its status).
+
+    The LP relaxation first (when the model is small enough): integral, it is the plan. Then
+    the heuristic plan (:mod:`policies.lp_heuristic`) and the MILP in the time left; at the
+    time limit the cheaper of the solver's plan and the heuristic's is used (the heuristic's
+    is "optimal" when within ``mip_rel_gap`` of the solver's proven bound)."""
     start = time.perf_counter()
     try:
         from scipy.optimize import milp
+
+        from policies.lp_heuristic import best
         cost, cons, integ, bounds, v, fixed = build(pb)
-        res = _relaxation(cost, cons, integ, bounds, pb.time_limit)
-        if res is None:
-            left = max(1e-3, pb.time_limit - (time.perf_counter() - start))
-            res = milp(cost, constraints=cons, integrality=integ, bounds=bounds,
-                       options={"time_limit": left, "mip_rel_gap": pb.mip_rel_gap,
-                                "disp": False})
+        relaxed: list[list[float] | None] | None = None
+        if v.size <= RELAX_COLUMNS:
+            res = _relaxation(cost, cons, bounds, pb.time_limit)
+            if res is not None and _integral(res, integ):
+                return _plan(pb, v, res, fixed, start)
+            relaxed = None if res is None else list(_orders(pb, v, res.x, whole=False))
+        else:
+            relaxed = _chunked(pb, start + CHUNK_TIME * pb.time_limit)
+        guess, guess_cost = best(pb, relaxed)
+        left = max(1e-3, pb.time_limit - (time.perf_counter() - start))
+        if v.size > RELAX_COLUMNS and not _worth_it(relaxed, left, time.perf_counter() - start):
+            return Plan(guess, "time_limit", guess_cost, time.perf_counter() - start,
+                        "heuristic plan (no time left for the MILP)")
+        res = milp(cost, constraints=cons, integrality=integ, bounds=bounds,
+                   options={"time_limit": left, "mip_rel_gap": pb.mip_rel_gap, "disp": False})
     except Exception as exc:  # a solver failure must not stop the run: the fallback plans
         return Plan(None, "error", math.nan, time.perf_counter() - start,
                     f"{type(exc).__name__}: {exc}")
+    if _STATUS.get(res.status) != "time_limit" or (res.x is not None
+                                                   and res.fun + fixed <= guess_cost):
+        return _plan(pb, v, res, fixed, start)
+    return _heuristic(pb, res, guess, guess_cost, fixed, start)
+
+
+def _plan(pb: Problem, v: _Vars, res: Any, fixed: float, start: float) -> Plan:
+    """The solver's answer as a plan."""
     seconds = time.perf_counter() - start
     status = _STATUS.get(res.status, "error")
     if res.x is None:
         return Plan(None, status, math.nan, seconds, str(res.message))
-    x = res.x
-    orders = [[float(round(x[v.col(p, N, t)])) * it.multiple for t in range(v.h)]
-              for p, it in enumerate(pb.items)]
-    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
-    return Plan(orders, status, float(res.fun) + fixed, seconds, str(res.message), gap)
+    gap = getattr(res, "mip_gap", None)
+    gap = float(gap) if gap is not None else (0.0 if status == "optimal" else math.nan)
+    if status == "time_limit" and gap <= pb.mip_rel_gap:  # proven within the gap all the same
+        status = "optimal"
+    return Plan(_orders(pb, v, res.x, whole=True), status, float(res.fun) + fixed, seconds,
+                str(res.message), gap)
+
+
+def _heuristic(pb: Problem, res: Any, guess: list[list[float]], guess_cost: float,
+               fixed: float, start: float) -> Plan:
+    """The heuristic plan, cheaper than the solver's at its time limit (or the solver had
+    none); proven within the gap against the solver's bound when it is."""
+    bound = getattr(res, "mip_dual_bound", None)
+    gap = math.nan
+    if bound is not None and math.isfinite(bound):
+        own = guess_cost - fixed  # HiGHS's gap is on the objective without the constant
+        gap = max(0.0, (own - bound) / abs(own)) if abs(own) > EPS else 0.0
+    status = "optimal" if gap <= pb.mip_rel_gap else "time_limit"
+    return Plan(guess, status, guess_cost, time.perf_counter() - start,
+                f"heuristic plan (solver: {res.message})", gap)
 
 
 def _cut(qty: float, it: Item, room: float) -> float:
@@ -331,25 +457,7 @@ def fallback(pb: Problem) -> list[float]:
     case packs; then, in the items' order, each cut (down, in case packs, to none if below the
     minimum order) to what is left of the warehouse capacity, the budget and its supplier's
     capacity."""
-    space = math.inf if pb.capacity is None else pb.capacity - pb.occupied - sum(
-        it.volume * max(0.0, it.position) for it in pb.items)
-    money = math.inf if pb.budget is None else pb.budget
-    made = {s: (math.inf if src.capacity is None else src.capacity)
-            for s, src in pb.sources.items()}
-    out = []
-    for it in pb.items:
-        gap = it.lead_demand + it.demand[0] - it.position
-        want = 0.0
-        if gap > EPS:
-            want = math.ceil(max(gap, it.min_order) / it.multiple - EPS) * it.multiple
-        # a backlog (position < 0) is filled before the order takes space
-        room = min(space / it.volume + max(0.0, -it.position) if it.volume > 0 else math.inf,
-                   money / it.unit_cost if it.unit_cost > 0 else math.inf,
-                   made.get(it.supplier, math.inf) if it.supplier is not None else math.inf)
-        q = _cut(want, it, room) if want > 0 else 0.0
-        space -= it.volume * max(0.0, it.position + q) - it.volume * max(0.0, it.position)
-        money -= it.unit_cost * q
-        if it.supplier is not None and it.supplier in made:
-            made[it.supplier] -= q
-        out.append(q)
-    return out
+    from policies.lp_heuristic import pack, repair
+    want = [[pack(it.lead_demand + it.demand[0] - it.position, it)] + [0.0] * (pb.periods - 1)
+            for it in pb.items]
+    return [row[0] for row in repair(pb, want, range(len(pb.items)), carry=False)]
