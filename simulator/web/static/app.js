@@ -85,6 +85,7 @@ async function run(event) {
   const reps = $("replications").value;
   if (reps) body.replications = Number(reps);
   showProblems($("problems"), []);
+  $("status").textContent = "sending";  // not the last run's "done" while this one starts
   const res = await api("/api/runs", {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (res.status !== 202) { showProblems($("problems"), res.body.problems || [res.body.error]); return; }
