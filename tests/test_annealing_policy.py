@@ -190,6 +190,22 @@ def test_tunes_on_its_own_named_stream_not_a_model_stream() -> None:
     assert by_hand("lead_time/dc/w")[2] != mine[2]
 
 
+def test_the_tuner_keeps_the_best_candidate_seen_not_where_the_walk_stops() -> None:
+    """At a huge temperature the walk accepts every move (a random walk away from its start
+    near the optimum, s = mu and Q = EOQ); the tuner still returns the best (s, S) it saw:
+    its cost is the inner cost of that pair and no more than the start's."""
+    from policies.annealing import anneal, search_space
+
+    lam, lead, h, k, b = CASES[0]
+    costs = Costs(k, h, b, 0.0)
+    gen = np.random.default_rng(5)
+    sample = draw_sample(gen, lam, lam, lead, 0.0, 400.0, 0.0)
+    space = search_space(lam, lam, lead, 0.0, 0.0, costs)
+    s, big_s, cost = anneal(sample, costs, space, gen, 200, 1e6, 0.999)
+    assert cost == inner_cost(sample, s, big_s, costs)
+    assert cost <= inner_cost(sample, space.s0, space.s0 + space.q0, costs)
+
+
 def demand_records(sc: Any) -> list[tuple[Any, ...]]:
     net = Network(sc, replication=0)
     log = EventLog()
