@@ -52,8 +52,8 @@ TEST_ORDER = (
     "test_scenarios.py", "test_theory_formulas.py", "test_properties.py", "test_runner.py",
     "test_results_folder.py", "test_user_policy.py", "test_against_theory.py", "test_cli.py",
     "test_core_limits.py", "test_suppliers.py", "test_consolidation.py", "test_orders.py",
-    "test_abc_classes.py", "test_recorder.py", "test_annealing_policy.py", "test_optimize.py",
-    "test_report.py", "test_web_api.py", "test_workshop.py",
+    "test_abc_classes.py", "test_planning.py", "test_recorder.py", "test_annealing_policy.py",
+    "test_optimize.py", "test_report.py", "test_web_api.py", "test_workshop.py",
 )
 #: test files that cannot see a behaviour change of the simulation: schema, docs, input
 #: hardening, the results folder, the process pool and signals, the registry, scaling
@@ -612,7 +612,9 @@ MUTANTS: tuple[Mutant, ...] = (
     M("recorder-horizon-twice", "simulator/observe/recorder.py",
       "if not rows or rows[-1][0] < now:",
       "if True:",
-      "the horizon's levels are added again when already sampled"),
+      "the horizon's levels are added again when already sampled (EQUIVALENT: the run stops "
+      "before any event at the horizon, SimPy's until event being urgent and scheduled first, "
+      "so no grid sample is ever at the horizon and close() always adds it)"),
     # ---------------------------------------------------------------- report, plots
     M("report-image-by-url", "simulator/report.py",
       'src="data:image/png;base64,{b64}">',
