@@ -162,6 +162,50 @@ def test_each_replication_and_seed_offset_has_its_own_stream() -> None:
     assert len(costs) == 4  # four different samples
 
 
+def test_tunes_on_its_own_named_stream_not_a_model_stream() -> None:
+    """The tuner's sample comes from ``policy/annealing/WAREHOUSE/PRODUCT`` of the context's
+    seed and replication (the module's contract): the search redone by hand on that stream
+    gives the policy's (s, S) and cost; on the stock point's lead-time stream (a model
+    stream, whose draws would then be correlated with the model's) it does not."""
+    from policies.annealing import Costs, anneal, search_space
+    from simulator import rng
+
+    ctx = replace(context(*CASES[0]), seed=3, replication=2)
+    policy = Annealing(iterations=60, sample_days=400.0)
+    policy.prepare(ctx)
+    costs = Costs(ctx.ordering_cost, ctx.holding_cost, ctx.backorder_cost, ctx.lost_sale_cost)
+
+    def by_hand(name: str) -> tuple[float, float, float]:
+        gen = rng.stream(3, 2, name)
+        sample = draw_sample(gen, ctx.demand_rate, ctx.demand_var_rate, ctx.lead_time_mean,
+                             ctx.lead_time_var, 400.0, 0.0)
+        space = search_space(ctx.demand_rate, ctx.demand_var_rate, ctx.lead_time_mean,
+                             ctx.lead_time_var, 0.0, costs)
+        s, big_s, cost = anneal(sample, costs, space, gen, 60, policy.temperature,
+                                policy.cooling)
+        return float(s), float(big_s), cost
+
+    mine = (policy.s, policy.S, policy.resolved()["inner_cost_per_day"])
+    assert by_hand("policy/annealing/dc/w") == mine
+    assert by_hand("lead_time/dc/w")[2] != mine[2]
+
+
+def test_the_tuner_keeps_the_best_candidate_seen_not_where_the_walk_stops() -> None:
+    """At a huge temperature the walk accepts every move (a random walk away from its start
+    near the optimum, s = mu and Q = EOQ); the tuner still returns the best (s, S) it saw:
+    its cost is the inner cost of that pair and no more than the start's."""
+    from policies.annealing import anneal, search_space
+
+    lam, lead, h, k, b = CASES[0]
+    costs = Costs(k, h, b, 0.0)
+    gen = np.random.default_rng(5)
+    sample = draw_sample(gen, lam, lam, lead, 0.0, 400.0, 0.0)
+    space = search_space(lam, lam, lead, 0.0, 0.0, costs)
+    s, big_s, cost = anneal(sample, costs, space, gen, 200, 1e6, 0.999)
+    assert cost == inner_cost(sample, s, big_s, costs)
+    assert cost <= inner_cost(sample, space.s0, space.s0 + space.q0, costs)
+
+
 def demand_records(sc: Any) -> list[tuple[Any, ...]]:
     net = Network(sc, replication=0)
     log = EventLog()

@@ -234,6 +234,50 @@ def test_refused_candidates_are_not_evaluated():
     assert res.info["refused"] == 3 and not math.isnan(res.trace["mean_cost"].sum())
 
 
+def test_network_fill_rate_constraint_is_the_demand_weighted_fill_rate_of_a_run():
+    """The network ``fill_rate`` of a constraint weights each stock point by its demand (as
+    ``simulator sweep``'s totals): a fast mover well stocked and a slow one starved give a
+    weighted fill rate far from their plain mean, and the trace's column equals the weighted
+    one of ``simulator run`` with the candidate's values (same streams: exactly)."""
+    data = scenario(**SHORT)
+    data["products"].append({"id": "slow", "holding_cost": H, "ordering_cost": K,
+                             "backorder_cost": B})
+    data["warehouses"][0]["inventory"]["slow"] = {
+        "source": "sup", "policy": {"type": "sS", "s": -3, "S": -2}}
+    data["customers"][0]["demand"]["slow"] = {"rate": 0.4, "size": 1}
+    res = simulator.optimize(data, [f"{BIG_S_KEY}=20:30"], method="grid", levels=2,
+                             budget=2, constraints=["fill_rate>=0.5"], progress=False)
+    for _, cand in res.trace.iterrows():
+        m = simulator.run(simulator.experiment.keys.apply_overrides(
+            simulator.load(data), {BIG_S_KEY: int(cand[BIG_S_KEY])}), progress=False).metrics
+        per_rep = m.groupby("replication").apply(
+            lambda g: (g["fill_rate"] * g["demand_units"]).sum() / g["demand_units"].sum(),
+            include_groups=False)
+        plain = m.groupby("replication")["fill_rate"].mean().mean()
+        assert cand["fill_rate"] == pytest.approx(per_rep.mean(), rel=1e-12)
+        assert abs(cand["fill_rate"] - plain) > 0.2  # the weights matter here
+
+
+def test_an_infeasible_candidate_is_worse_than_a_dearer_feasible_one():
+    """Annealing walks on the energy: a candidate missing a constraint, even barely, counts
+    worse than a feasible one dearer by up to the first candidate's cost (the penalty's
+    scale), so the walk does not settle where the constraint fails."""
+    from simulator.optimizer.evaluate import Evaluation
+    from simulator.optimizer.params import parse_constraint
+
+    bound = parse_constraint("fill_rate>=0.9", {("dc", "item")})
+    search = core._Search(simulator.load(scenario(**SHORT)), [], [bound], 1, None, None, None)
+
+    def energy(cost: float, fill: float) -> float:
+        return search.energy(Evaluation(cost, cost - 1, cost + 1, 2, {"fill_rate": fill}))
+
+    first = energy(100.0, 0.95)  # sets the scale: 101
+    assert first == 100.0
+    barely = energy(50.0, 0.899)
+    assert barely > energy(150.0, 0.9) and barely > energy(50.0 + 100.0, 1.0)
+    assert energy(50.0, 0.5) > barely  # further from the bound: worse still
+
+
 def test_whole_number_bounds_give_whole_numbers_and_others_floats():
     """Bounds written as whole numbers give whole numbers (``S``: 10:14); bounds with a
     decimal point give floats (the lead time 1.5:3.5; ``s`` 0.5:3.5), even on a value the

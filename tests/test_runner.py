@@ -102,3 +102,18 @@ def test_progress_function_gets_the_share_done_and_one_at_the_end(monkeypatch):
     assert shares[-1] == 1.0 and shares.count(1.0) <= 2
     with pytest.raises(simulator.UserError, match="progress"):
         simulator.run(sc, progress="yes")
+
+
+def test_progress_function_never_goes_backwards_nor_past_one(monkeypatch):
+    """The parts of a replication add up to 1 only within rounding, so the count can pass
+    the total and the runner's last update (``1 - parts``) can be negative; the page's bar
+    still never moves back nor past 1 (the overshoot exaggerated here to 0.1)."""
+    from simulator.experiment import progress
+
+    monkeypatch.setattr(progress, "CALL_EVERY", 0.0)
+    shares: list[float] = []
+    with progress.CallbackProgress(2, shares.append) as bar:
+        for part in (0.6, 0.5, 1.0 - 1.1, 1.1):  # a replication: parts, remainder; then one more
+            bar.update(part)
+    assert shares == sorted(shares) and max(shares) == 1.0 and shares[-1] == 1.0
+    assert shares[:2] == [pytest.approx(0.3), pytest.approx(0.55)]

@@ -52,6 +52,8 @@ TEST_ORDER = (
     "test_scenarios.py", "test_theory_formulas.py", "test_properties.py", "test_runner.py",
     "test_results_folder.py", "test_user_policy.py", "test_against_theory.py", "test_cli.py",
     "test_core_limits.py", "test_suppliers.py", "test_consolidation.py", "test_orders.py",
+    "test_abc_classes.py", "test_planning.py", "test_recorder.py", "test_annealing_policy.py",
+    "test_optimize.py", "test_report.py", "test_web_api.py", "test_workshop.py",
 )
 #: test files that cannot see a behaviour change of the simulation: schema, docs, input
 #: hardening, the results folder, the process pool and signals, the registry, scaling
@@ -519,6 +521,147 @@ MUTANTS: tuple[Mutant, ...] = (
       "again",
       "            if False:  # the policy's levels moved with the forecast: read them again",
       "the stock point keeps the first day's reorder level"),
+    # ---------------------------------------------------------------- simulator optimize
+    M("opt-no-crn", "simulator/optimizer/evaluate.py",
+      "            yield _Task(cand, sc, tuple(range(start, min(sc.replications, start + batch))))",
+      "            off = cand * sc.replications\n"
+      "            yield _Task(cand, sc, tuple(range(off + start,\n"
+      "                                              off + min(sc.replications, start + batch))))",
+      "each candidate runs on its own replications' streams (no common random numbers)"),
+    M("opt-constraint-sign", "simulator/optimizer/params.py",
+      'gap = self.bound - mean if self.op == ">=" else mean - self.bound',
+      'gap = self.bound - mean if self.op == "<=" else mean - self.bound',
+      "a constraint's violation is measured on the wrong side of its bound"),
+    M("opt-integer-not-rounded", "simulator/optimizer/params.py",
+      "        if self.integer:\n            return int(",
+      "        if False:\n            return int(",
+      "whole-number params are tried at fractional values"),
+    M("opt-grid-misses-high", "simulator/optimizer/params.py",
+      "self.value(i / (n - 1)) for i in range(n)",
+      "self.value(i / n) for i in range(n)",
+      "the grid's evenly spaced levels never reach the upper bound"),
+    M("opt-fill-rate-unweighted", "simulator/optimizer/evaluate.py",
+      '    return math.fsum(float(r["fill_rate"]) * float(r["demand_units"]) for r in rows\n'
+      '                     if r["fill_rate"] == r["fill_rate"]) / demand',
+      '    rates = [float(r["fill_rate"]) for r in rows if r["fill_rate"] == r["fill_rate"]]\n'
+      '    return math.fsum(rates) / len(rates)',
+      "the network fill rate of a constraint is the plain mean over stock points"),
+    M("opt-best-ignores-feasibility", "simulator/optimizer/core.py",
+      "        return (v, cost if cost == cost else math.inf, c.number)",
+      "        return (cost if cost == cost else math.inf, v, c.number)",
+      "the best candidate is the cheapest, feasible or not"),
+    M("opt-penalty-too-small", "simulator/optimizer/core.py",
+      "ev.mean_cost + self.scale * (1 + 10 * min(v, 1e6))",
+      "ev.mean_cost + self.scale * 0.01 * min(v, 1e6)",
+      "an infeasible candidate's penalty can be smaller than a feasible one's extra cost"),
+    M("opt-resume-other-seed", "simulator/optimizer/core.py",
+      "a = Annealing(params, budget, seed, batch, s.valid)",
+      "a = Annealing(params, budget, seed + len(part.found), batch, s.valid)",
+      "a resumed annealing search replays with another seed"),
+    # ---------------------------------------------------------------- annealing policy
+    M("anneal-same-sample-every-replication", "policies/annealing.py",
+      "st.gen = rng.stream(context.seed + self.seed_offset, context.replication,",
+      "st.gen = rng.stream(context.seed + self.seed_offset, 0,",
+      "every replication tunes on the same inner sample (replications not independent)"),
+    M("anneal-model-stream", "policies/annealing.py",
+      'f"policy/annealing/{context.warehouse}/{context.product}")',
+      'f"lead_time/{context.warehouse}/{context.product}")',
+      "the tuner draws from a copy of the model's lead-time stream"),
+    M("anneal-ignores-holding", "policies/annealing.py",
+      "    total = costs.holding * area_oh + costs.backorder * area_bo",
+      "    total = costs.backorder * area_bo",
+      "the inner simulation ignores the holding cost"),
+    M("anneal-never-retunes", "policies/annealing.py",
+      "        return self.retune_every > 0",
+      "        return False",
+      "the model never hands the policy its daily demand: it never retunes"),
+    M("anneal-returns-last-not-best", "policies/annealing.py",
+      "    return best[1], best[1] + best[2], best[0]",
+      "    return s, s + q, here",
+      "the tuner returns where the walk stopped, not the best candidate seen"),
+    M("anneal-cost-counts-warmup", "policies/annealing.py",
+      "np.clip(np.concatenate([[0.0], times[order], [sample.days]]), sample.warm,",
+      "np.clip(np.concatenate([[0.0], times[order], [sample.days]]), 0.0,",
+      "the inner cost includes the warm-up from a full start"),
+    # ---------------------------------------------------------------- abc classes
+    M("abc-overrides-explicit-level", "simulator/scenario/abcclass.py",
+      'and "service_level" in spec and "service_level" not in given:',
+      'and "service_level" in spec:',
+      "a class's service_level overrides one written in the policy"),
+    M("abc-level-not-applied", "simulator/scenario/abcclass.py",
+      "    if level is not None and",
+      "    if False and",
+      "a class's service_level default is never applied"),
+    M("abc-initial-not-from-class", "simulator/scenario/abcclass.py",
+      '    if not own and "initial" not in inv.model_fields_set:',
+      "    if False:",
+      "a policy from the class gets no default initial stock"),
+    M("abc-cumulative-off-by-one", "simulator/planning.py",
+      '"A" if i == 0 or cum <= a + 1e-12',
+      '"A" if i == 0 or cum - share <= a + 1e-12',
+      "class A closes on the cumulative share before the product's own"),
+    # ---------------------------------------------------------------- --record
+    M("recorder-samples-before-events", "simulator/observe/recorder.py",
+      "SAMPLE = 9",
+      "SAMPLE = 1",
+      "a level sample is taken before same-instant demand and reviews"),
+    M("recorder-stride-not-doubled", "simulator/observe/recorder.py",
+      "            del self.rows[1::2]\n            self.stride *= 2\n",
+      "            del self.rows[1::2]\n",
+      "thinning keeps every later row: orders stop being evenly spaced"),
+    M("recorder-horizon-twice", "simulator/observe/recorder.py",
+      "if not rows or rows[-1][0] < now:",
+      "if True:",
+      "the horizon's levels are added again when already sampled (EQUIVALENT: the run stops "
+      "before any event at the horizon, SimPy's until event being urgent and scheduled first, "
+      "so no grid sample is ever at the horizon and close() always adds it)"),
+    # ---------------------------------------------------------------- report, plots
+    M("report-image-by-url", "simulator/report.py",
+      'src="data:image/png;base64,{b64}">',
+      'src="{html.escape(alt)}.png">',
+      "report.html links its images instead of embedding them (not offline)"),
+    M("bullwhip-stages-reversed", "simulator/plots/bullwhip.py",
+      "key=lambda k: (echelon(k), order.index(k)))",
+      "key=lambda k: (-echelon(k), order.index(k)))",
+      "bullwhip stages ordered upstream -> downstream"),
+    # ---------------------------------------------------------------- web
+    M("web-no-upload-limit", "simulator/web/app.py",
+      'app.config["MAX_CONTENT_LENGTH"] = limits.max_upload_kb * 1024',
+      'app.config["MAX_CONTENT_LENGTH"] = None',
+      "the server accepts request bodies of any size"),
+    M("web-code-allowed", "simulator/web/intake.py",
+      'last == "type" and isinstance(value, str) and ":" in value',
+      'last == "type" and isinstance(value, str) and "::" in value',
+      "module:Class policies get through the web intake"),
+    M("web-queue-off-by-one", "simulator/web/executor.py",
+      "if self._pending >= self.max_queue:",
+      "if self._pending > self.max_queue:",
+      "the run queue accepts one run more than max_queue"),
+    M("web-horizon-cap-ignored", "simulator/web/intake.py",
+      "    if sc.horizon > limits.max_horizon:",
+      "    if sc.horizon > limits.max_horizon * 10:",
+      "the horizon cap lets ten times the limit through"),
+    # ---------------------------------------------------------------- order_delay, progress
+    M("order-delay-not-in-lead-time", DE,
+      "lead_time_mean=lt.mean() + w.inventory[pid].order_delay,",
+      "lead_time_mean=lt.mean(),",
+      "the policies' lead time leaves out the order delay"),
+    M("order-delay-twice", NET,
+      "sp.replenish = partial(_delayed, self.env, float(inv.order_delay),",
+      "sp.replenish = partial(_delayed, self.env, 2 * float(inv.order_delay),",
+      "an order is delayed twice its order_delay"),
+    M("progress-backwards", "simulator/experiment/progress.py",
+      "            self._shown = max(self._shown, share)",
+      "            self._shown = share",
+      "the progress share may go backwards"),
+    M("progress-over-one", "simulator/experiment/progress.py",
+      "share = min(self.n / self.total, 1.0) if self.total > 0 else 1.0",
+      "share = self.n / self.total if self.total > 0 else 1.0",
+      "the progress share may exceed 1"),
+    M("progress-no-final-call", "simulator/experiment/progress.py",
+      "        if exc[0] is None:\n            self.call(1.0)",
+      "        pass",
+      "a finished run's progress never reaches 1"),
 )
 
 
@@ -548,9 +691,11 @@ def read(repo: Path, rel: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-def test_files(repo: Path) -> list[str]:
+def test_files(repo: Path, lead: tuple[str, ...] = ()) -> list[str]:
+    """The test files in the order they run: ``lead`` (``--first``), :data:`TEST_ORDER`, the
+    rest but :data:`SKIP_TESTS`."""
     present = sorted(p.name for p in (repo / "tests").glob("test_*.py"))
-    first = [t for t in TEST_ORDER if t in present]
+    first = list(dict.fromkeys(t for t in (*lead, *TEST_ORDER) if t in present))
     rest = [t for t in present if t not in first and t not in SKIP_TESTS]
     return [f"tests/{t}" for t in first + rest]
 
@@ -565,13 +710,15 @@ def child_env(copy: Path) -> dict[str, str]:
 class Runner:
     """Runs pytest in worker copies, killing every child still running on interruption."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, deselect: tuple[str, ...] = ()):
         self.timeout = timeout
+        self.deselect = [f"--deselect={node}" for node in deselect]
         self.procs: set[subprocess.Popen[str]] = set()
         self.lock = threading.Lock()
 
     def pytest(self, copy: Path, tests: list[str]) -> tuple[str, float, str]:
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+               *self.deselect, *tests]
         start = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=copy, env=child_env(copy), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -646,11 +793,11 @@ def run_mutant(m: Mutant, copy: Path, tests: list[str], runner: Runner) -> Outco
 
 
 def run_all(mutants: list[Mutant], repo: Path, jobs: int, runner: Runner,
-            baseline: bool) -> Iterator[Outcome]:
+            baseline: bool, lead: tuple[str, ...] = ()) -> Iterator[Outcome]:
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         base = snapshot(repo, Path(tmp) / "w0")
         check_imports(base)
-        tests = test_files(base)
+        tests = test_files(base, lead)
         print(f"snapshot of {repo} in {tmp}; tests: {' '.join(tests)}", flush=True)
         if baseline:
             status, secs, detail = runner.pytest(base, tests)
@@ -716,6 +863,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repo", type=Path, default=ROOT, help="repository to snapshot")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the check that the tests pass without a mutant")
+    ap.add_argument("--first", metavar="TEST_FILE", action="append", default=[],
+                    help="run this test file (e.g. test_optimize.py) before the others; "
+                         "may be repeated (a quicker check of mutants of one module)")
+    ap.add_argument("--deselect", metavar="NODE_ID", action="append", default=[],
+                    help="leave out a test (pytest's --deselect, e.g. one that fails "
+                         "without any mutant); may be repeated")
     args = ap.parse_args(argv)
     mutants = select(args.only)
     if not mutants:
@@ -727,11 +880,12 @@ def main(argv: list[str] | None = None) -> int:
             why = applies(read(args.repo, m.file), m) or "applies"
             print(f"{m.name:<{width}}  {m.file:<36}  {why:<12}  {m.description}")
         return 0
-    runner = Runner(args.timeout)
+    runner = Runner(args.timeout, tuple(args.deselect))
     outcomes: list[Outcome] = []
     print(f"{'mutant':<{width}}  {'result':<8}  {'secs':>6}  {'file':<36}  detail", flush=True)
     try:
-        for o in run_all(mutants, args.repo, max(1, args.jobs), runner, not args.no_baseline):
+        for o in run_all(mutants, args.repo, max(1, args.jobs), runner,
+                             not args.no_baseline, tuple(args.first)):
             outcomes.append(o)
             print(row(o, width), flush=True)
     except KeyboardInterrupt:
