@@ -119,3 +119,19 @@ def write_scenario(folder: Path, text: str = BASE_YAML, name: str = "scenario.ya
     path = Path(folder) / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def stock_event_log(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Every stock point's state changes (``EventLog`` records) over one replication of the
+    scenario ``data`` (replication 0, seed 0), up to its horizon."""
+    from simulator.model import Network
+    from simulator.observe.eventlog import EventLog
+    from simulator.scenario import load
+
+    sc = load(data)
+    net = Network(sc, replication=0, seed=0)
+    log = EventLog()
+    net.attach(lambda sp: log)
+    net.start()
+    net.run(sc.horizon)
+    return log.records

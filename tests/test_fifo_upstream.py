@@ -25,9 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.model import Network
-from simulator.observe.eventlog import EventLog
-from simulator.scenario import load
+from helpers_scenarios import stock_event_log
 
 
 def scenario(horizon: float) -> dict[str, Any]:
@@ -62,14 +60,7 @@ def scenario(horizon: float) -> dict[str, Any]:
     }
 
 
-def event_log(data: dict[str, Any]) -> list[tuple[Any, ...]]:
-    sc = load(data)
-    net = Network(sc, replication=0, seed=0)
-    log = EventLog()
-    net.attach(lambda sp: log)
-    net.start()
-    net.run(sc.horizon)
-    return log.records
+event_log = stock_event_log
 
 
 def D(t, qty, shipped, lost, oh, bo, oo, wh):

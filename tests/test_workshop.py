@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers_scenarios import stock_event_log
 
 import simulator
 from simulator.errors import UserError
@@ -60,14 +61,7 @@ def two_stage(order_delay: float, *, source: str = "dc") -> dict[str, Any]:
     }
 
 
-def event_log(data: dict[str, Any]) -> list[tuple[Any, ...]]:
-    sc = load(data)
-    net = Network(sc, replication=0, seed=0)
-    log = EventLog()
-    net.attach(lambda sp: log)
-    net.start()
-    net.run(sc.horizon)
-    return log.records
+event_log = stock_event_log
 
 
 def D(t, qty, shipped, oh, bo, oo, wh="w"):
