@@ -25,6 +25,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,9 +59,12 @@ def _bad(folder: Path, message: str) -> UserError:
 
 
 def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-                 ) -> Path:
+                 stock: Sequence[str] | None = None, replication: int | None = None) -> Path:
     """Write the report of the results folder ``folder`` to ``out`` (default
     ``FOLDER/report.html``) and return its path.
+
+    ``stock`` (``"WAREHOUSE/PRODUCT"`` names) and ``replication`` choose the recorded time
+    series drawn (default: the first recorded replication, its first 24 stock points).
 
     Raises
     ------
@@ -74,7 +78,7 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
         raise UserError([Problem("<arguments>", None, "out", f"{target}: is a folder")])
     if not src.is_dir():
         raise _bad(src, "no such folder" if not src.exists() else "not a folder")
-    sections = _sections(src)
+    sections = _sections(src, stock, replication)
     if not sections:
         raise _bad(src, "not a results folder: no metrics.csv, sweep.parquet or trace.csv")
     title = _title(src)
@@ -83,10 +87,11 @@ def write_report(folder: str | os.PathLike[str], out: str | os.PathLike[str] | N
     return target
 
 
-def _sections(src: Path) -> list[str]:
+def _sections(src: Path, stock: Sequence[str] | None = None,
+              replication: int | None = None) -> list[str]:
     parts: list[str] = []
     if (src / "metrics.csv").is_file():
-        parts += _run_sections(src)
+        parts += _run_sections(src, stock, replication)
     if (src / "sweep.parquet").is_file():
         parts += _sweep_sections(src)
     if (src / "trace.csv").is_file():
@@ -102,7 +107,8 @@ def _title(src: Path) -> str:
 
 # -- run -----------------------------------------------------------------------------------
 
-def _run_sections(src: Path) -> list[str]:
+def _run_sections(src: Path, stock: Sequence[str] | None,
+                  replication: int | None) -> list[str]:
     from simulator.plots.run import cost_figure, fill_rate_figure
     from simulator.results import Results
 
@@ -117,7 +123,7 @@ def _run_sections(src: Path) -> list[str]:
         parts.append(_summary_table(res.supplier_summary, ["supplier"], "Suppliers"))
     parts.append("<h2>Costs and service</h2>" + _img(cost_figure(res), "cost breakdown")
                  + _img(fill_rate_figure(res), "fill rates"))
-    parts.append(_series_section(res))
+    parts.append(_series_section(res, stock, replication))
     parts.append(_warnings_section(res))
     return parts
 
@@ -127,22 +133,25 @@ def _summary_table(summary: pd.DataFrame, keys: list[str], caption: str) -> str:
     return f"<h3>{html.escape(caption)}</h3>" + _table(summary[cols], left=len(keys) + 1)
 
 
-def _series_section(res: Any) -> str:
-    from simulator.plots.run import MAX_STOCK_PLOTS, stock_figure
+def _series_section(res: Any, stock: Sequence[str] | None, replication: int | None) -> str:
+    from simulator.plots.run import stock_choice, stock_figure
 
     series = res.series
     if series is None or series.empty:
+        if stock or replication is not None:
+            raise UserError([Problem("<arguments>", None, "stock" if stock else "replication",
+                                     "the run recorded no time series (simulator run "
+                                     "--record)")])
         return ("<h2>Time series</h2><p class=note>None recorded: run with "
                 "<code>simulator run --record</code> to see stock levels over time.</p>")
-    rep = int(series["replication"].min())
-    sc = res.scenario
-    warmup = float((sc.get("warmup") if isinstance(sc, dict) else sc.warmup) or 0.0)
-    points = series.loc[series["replication"] == rep, ["warehouse", "product"]]
-    keys = list(dict.fromkeys(zip(points["warehouse"], points["product"], strict=True)))
+    rep, warmup, keys = stock_choice(res, stock, replication)
+    total = series.loc[series["replication"] == rep, ["warehouse", "product"]] \
+        .drop_duplicates().shape[0]
     imgs = [_img(stock_figure(series, wh, prod, rep, res.warnings, warmup),
-                 f"{wh}/{prod} over time") for wh, prod in keys[:MAX_STOCK_PLOTS]]
-    more = (f"<p class=note>{len(keys) - MAX_STOCK_PLOTS} more stock points are in "
-            "timeseries.parquet.</p>" if len(keys) > MAX_STOCK_PLOTS else "")
+                 f"{wh}/{prod} over time") for wh, prod in keys]
+    more = (f"<p class=note>{total - len(keys)} more stock points are in timeseries.parquet "
+            "(simulator report --stock WAREHOUSE/PRODUCT draws those named).</p>"
+            if total > len(keys) else "")
     return (f"<h2>Time series (replication {rep})</h2><p class=note>on hand, inventory "
             "position and backorders; ▲ orders placed, ▼ receipts, dotted lines: warnings</p>"
             + "".join(imgs) + more)

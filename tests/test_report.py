@@ -281,3 +281,36 @@ def test_a_bad_folder_is_one_line_and_exit_2(tmp_path, capsys, make, message):
 def test_out_that_is_a_folder_is_refused(run_dir, tmp_path, capsys):
     assert main(["report", str(run_dir), "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith(f"<command line>: --out: {tmp_path}: is a folder")
+
+
+def test_report_draws_the_chosen_stock_point_and_replication(tmp_path, capsys):
+    sc = apply_overrides(simulator.load(TWO_ECHELON), {"horizon": 200})
+    folder = simulator.run(sc, replications=2, progress=False, record="all").save(
+        tmp_path / "all")
+    series = pd.read_parquet(folder / "timeseries.parquet")
+    wh, prod = series[["warehouse", "product"]].iloc[-1]
+    name = f"{wh}/{prod}"
+    assert main(["report", str(folder), "--stock", name, "--replication", "1",
+                 "--plots"]) == 0
+    raw, page = parse(folder / "report.html")
+    assert assert_offline(page) == 2 + 1  # cost, fill rate, the one stock point asked for
+    alts = [a.get("alt") for tag, a in page.tags if tag == "img"]
+    assert f"{name} over time" in alts
+    assert "Time series (replication 1)" in raw
+    stock_pngs = sorted(p.name for p in (folder / "plots").glob("stock_*.png"))
+    assert stock_pngs == [f"stock_{wh}_{prod}_r1.png"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--stock", "nowhere/nothing"], "--stock: 'nowhere/nothing' was not recorded"),
+    (["--replication", "1"], "--replication: 1 was not recorded; recorded: 0"),
+])
+def test_report_refuses_a_stock_point_or_replication_not_recorded(run_dir, args, message,
+                                                                  capsys):
+    assert main(["report", str(run_dir), *args]) == 2
+    assert f"<command line>: {message}" in capsys.readouterr().err
+
+
+def test_report_stock_choice_needs_recorded_series(plain_dir, capsys):
+    assert main(["report", str(plain_dir), "--stock", "dc/item"]) == 2
+    assert "--stock: the run recorded no time series" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["COSTS", "MAX_STOCK_PLOTS", "cost_figure", "fill_rate_figure", "save_png",
-           "stock_figure", "write_run_plots"]
+           "stock_choice", "stock_figure", "write_run_plots"]
 
 #: the cost metrics stacked in :func:`cost_figure`, bottom to top
 COSTS = ("holding_cost", "ordering_cost", "backorder_cost", "lost_sale_cost")
@@ -193,9 +194,51 @@ def save_png(fig: Figure, folder: Path, name: str) -> Path:
     return path
 
 
-def write_run_plots(folder: str | os.PathLike[str], results: Any = None) -> list[Path]:
+def stock_choice(res: Any, stock: Sequence[str] | None = None,
+                 replication: int | None = None) -> tuple[int, float, list[tuple[str, str]]]:
+    """Which recorded stock points to draw: ``(replication, warmup, [(warehouse, product)])``.
+
+    ``stock``: ``"WAREHOUSE/PRODUCT"`` names (default: the first :data:`MAX_STOCK_PLOTS`
+    recorded); ``replication``: a recorded replication (default: the first).
+
+    Raises
+    ------
+    UserError
+        ``<arguments>: stock`` or ``replication`` naming one that was not recorded (the
+        message lists those that were).
+    """
+    from simulator.errors import Problem, UserError
+
+    series = res.series
+    reps = sorted(int(r) for r in series["replication"].unique())
+    rep = reps[0] if replication is None else replication
+    if rep not in reps:
+        raise UserError([Problem("<arguments>", None, "replication",
+                                 f"{replication!r} was not recorded; recorded: "
+                                 f"{', '.join(map(str, reps[:20]))}"
+                                 " (simulator run --record-all records every one)")])
+    warmup = float(res.scenario.get("warmup", 0.0) or 0.0) if isinstance(res.scenario, dict) \
+        else float(getattr(res.scenario, "warmup", 0.0) or 0.0)
+    points = series.loc[series["replication"] == rep, ["warehouse", "product"]]
+    keys = list(dict.fromkeys(zip(points["warehouse"], points["product"], strict=True)))
+    if not stock:
+        return rep, warmup, keys[:MAX_STOCK_PLOTS]
+    known = {f"{w}/{p}": (w, p) for w, p in keys}
+    bad = [name for name in stock if name not in known]
+    if bad:
+        listed = ", ".join(list(known)[:20]) + (", ..." if len(known) > 20 else "")
+        raise UserError([Problem("<arguments>", None, "stock",
+                                 f"{bad[0]!r} was not recorded (WAREHOUSE/PRODUCT); recorded: "
+                                 f"{listed}")])
+    return rep, warmup, [known[name] for name in dict.fromkeys(stock)]
+
+
+def write_run_plots(folder: str | os.PathLike[str], results: Any = None,
+                    stock: Sequence[str] | None = None,
+                    replication: int | None = None) -> list[Path]:
     """Draw ``plots/cost.png``, ``plots/fill_rate.png`` and, if the run recorded time series,
-    ``plots/stock_WAREHOUSE_PRODUCT_rREP.png`` for the first recorded replication (at most
+    ``plots/stock_WAREHOUSE_PRODUCT_rREP.png`` for the stock points and replication chosen
+    by :func:`stock_choice` (default: the first recorded replication, at most
     :data:`MAX_STOCK_PLOTS` stock points) in the results folder ``folder``.
 
     ``results`` is the folder's :class:`simulator.Results` if already loaded.
@@ -204,17 +247,14 @@ def write_run_plots(folder: str | os.PathLike[str], results: Any = None) -> list
 
     res = Results.load(folder) if results is None else results
     out = Path(folder) / "plots"
-    paths = [save_png(cost_figure(res), out, "cost"),
-             save_png(fill_rate_figure(res), out, "fill_rate")]
     series = res.series
     if series is None or series.empty:
-        return paths
-    rep = int(series["replication"].min())
-    warmup = float(getattr(res.scenario, "warmup", 0.0) or 0.0) if not isinstance(
-        res.scenario, dict) else float(res.scenario.get("warmup", 0.0) or 0.0)
-    points = series.loc[series["replication"] == rep, ["warehouse", "product"]]
-    for wh, prod in list(dict.fromkeys(zip(points["warehouse"], points["product"],
-                                           strict=True)))[:MAX_STOCK_PLOTS]:
+        return [save_png(cost_figure(res), out, "cost"),
+                save_png(fill_rate_figure(res), out, "fill_rate")]
+    rep, warmup, keys = stock_choice(res, stock, replication)  # bad names: before drawing
+    paths = [save_png(cost_figure(res), out, "cost"),
+             save_png(fill_rate_figure(res), out, "fill_rate")]
+    for wh, prod in keys:
         fig = stock_figure(series, wh, prod, rep, res.warnings, warmup)
         paths.append(save_png(fig, out, f"stock_{wh}_{prod}_r{rep}"))
     return paths
