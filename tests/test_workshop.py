@@ -235,11 +235,24 @@ def test_write_bullwhip_plot(beer, tmp_path):
 # -- docs/workshop.md: every command works and prints what the answers quote -----------------
 
 WORKSHOP = (ROOT / "docs" / "workshop.md").read_text(encoding="utf-8")
+#: the doc's text with its line breaks and indents as single spaces, for phrases
+FLAT = " ".join(WORKSHOP.split())
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 
 
 def doc_blocks(lang: str) -> list[str]:
+    """The bodies of the doc's fenced blocks of one kind. Only ``bash`` and ``python`` blocks
+    are run; ``text`` blocks (installing, and ``simulator serve``, which blocks until stopped)
+    are shown to the reader only."""
     return [body for kind, body in FENCE.findall(WORKSHOP) if kind == lang]
+
+
+def assert_quoted(label: str, value: float, quoted: str) -> None:
+    """``value`` printed with as many decimals as ``quoted`` (thousands commas, so "4,893"
+    has none) is ``quoted``, and the doc quotes it."""
+    digits = len(quoted.partition(".")[2])
+    assert (label, f"{value:,.{digits}f}") == (label, quoted)
+    assert quoted in WORKSHOP, label
 
 
 def run_workshop_commands(folder: Path) -> Path:
@@ -262,8 +275,14 @@ def run_workshop_commands(folder: Path) -> Path:
 def test_workshop_doc_has_commands_for_every_session():
     commands = [line for b in doc_blocks("bash") for line in b.splitlines()
                 if line.startswith("simulator ")]
-    assert [c.split()[1] for c in commands] == ["run", "compare", "run", "run", "run", "run",
-                                                "sweep"]
+    assert [c.split()[1] for c in commands] == ["run", "report", "compare", "run", "run", "run",
+                                                "run", "sweep", "optimize", "report", "compare"]
+
+
+def test_the_server_is_started_only_in_blocks_the_test_does_not_run():
+    # `simulator serve` runs until stopped: it must sit in a ```text block (shown, not run)
+    assert any("simulator serve --host 0.0.0.0" in b for b in doc_blocks("text"))
+    assert not any("serve" in b for lang in ("bash", "python") for b in doc_blocks(lang))
 
 
 def summary_value(folder: Path, warehouse: str, metric: str) -> float:
@@ -296,11 +315,56 @@ def test_workshop_commands_work_and_print_what_the_answers_quote(tmp_path):
     assert (out / "compare" / "comparison.csv").is_file()
     assert (out / "beer_plots" / "bullwhip.png").is_file()
     assert (out / "sweep" / "points.csv").is_file()
+    for name in ("quickstart", "optimize"):  # session 1's and session 5's reports
+        page = (out / name / "report.html").read_text(encoding="utf-8")
+        assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page, name
+    assert (out / "quickstart" / "timeseries.parquet").is_file()  # --record
     for run, warehouse, metric, quoted in QUOTED:
-        value = summary_value(out / run, warehouse, metric)
-        digits = len(quoted.partition(".")[2])  # "4,893": no decimals, thousands commas
-        assert (run, metric, f"{value:,.{digits}f}") == (run, metric, quoted)
-        assert quoted in WORKSHOP
+        assert_quoted(f"{run} {metric}", summary_value(out / run, warehouse, metric), quoted)
+    check_optimize_answers(out)
+
+
+def check_optimize_answers(out: Path) -> None:
+    """Session 5's optimisation: the best point, its cost and fill rate, the scenario's own
+    cost (candidate 0), and the paired comparison of the guess with the best."""
+    import json
+
+    import pandas as pd
+    info = json.loads((out / "optimize" / "optimize.json").read_text(encoding="utf-8"))
+    best, key = info["best"], "warehouses.dc.inventory.widget.policy."
+    assert info["feasible"] and info["evaluations"] == 40
+    assert (best[key + "s"], best[key + "S"]) == (61, 195)
+    assert "best s = 61, S = 195" in FLAT
+    assert_quoted("best cost", best["mean_cost"], "7,594")
+    assert_quoted("best interval", best["ci_low"], "7,491")
+    assert_quoted("best interval", best["ci_high"], "7,697")
+    assert_quoted("best fill rate", best["metrics"]["fill_rate[dc/widget]"], "0.981")
+    trace = pd.read_csv(out / "optimize" / "trace.csv")
+    assert (trace.loc[0, key + "s"], trace.loc[0, key + "S"]) == (70, 150)
+    assert_quoted("own 70/150", trace.loc[0, "mean_cost"], "7,943")
+    cmp = pd.read_csv(out / "optimize_compare" / "comparison.csv").set_index(
+        ["warehouse", "product", "metric"])
+    for metric, diff, half in [("fill_rate", "-0.0076", "0.0031"),
+                               ("total_cost", "-49.47", "11.37")]:
+        row = cmp.loc[("dc", "widget", metric)]
+        assert_quoted(f"best - guess {metric}", row["diff"], diff)
+        assert_quoted(f"{metric} half-width", row["paired_high"] - row["diff"], half)
+        assert f"{diff} ± {half}" in FLAT
+    assert_quoted("guess fill rate", cmp.loc[("dc", "widget", "fill_rate"), "baseline_mean"],
+                  "0.989")
+    assert_quoted("guess cost", cmp.loc[("dc", "widget", "total_cost"), "baseline_mean"], "2,219")
+    assert_quoted("best cost", cmp.loc[("dc", "widget", "total_cost"), "scenario_mean"], "2,169")
+
+
+@pytest.mark.parametrize(("s", "S", "quoted"), [(61, 195, "0.980"), (65, 190, "0.990"),
+                                               (70, 150, "0.995")])
+def test_session_5_fill_rate_formula_as_quoted(s, S, quoted):
+    # 1 - E[(D - s)+] / (S - s), D ~ Poisson(60): the lead-time demand of the widget
+    from scipy.stats import poisson
+    k = np.arange(0, 400)
+    short = float(((k - s).clip(0) * poisson.pmf(k, 20 * 3)).sum())
+    assert_quoted(f"formula {s}/{S}", 1 - short / (S - s), quoted)
+    assert f"{quoted} for {s}/{S}" in FLAT
 
 
 def test_amplification_is_the_variance_ratio_against_customer_demand_without_delays():
@@ -373,3 +437,35 @@ def test_order_delay_adds_to_the_transit_time_in_a_serial_base_stock_chain():
     against.check(store["avg_on_hand"], ex["stage1"]["avg_on_hand"],
                   label="delay store on hand", rel=0.05)
     against.check(dc["fill_rate"], ex["stage2"]["fill_rate"], label="delay dc fill", abs_=0.02)
+
+
+def test_workshop_web_page_exercise_gives_the_quoted_comparison():
+    # docs/workshop.md session 0: on the page, run quickstart as it is (A), then with the
+    # widget's s = 50 (B), and compare B with A. The page posts exactly these requests
+    # (simulator/web/static/app.js): the example's name and the changed form fields.
+    pytest.importorskip("flask")
+    pytest.importorskip("sqlalchemy")
+    import time
+
+    from simulator.web import create_app
+    app = create_app("sqlite://")
+    client = app.test_client()
+    try:
+        ids = [client.post("/api/runs", json={"scenario": "quickstart", "overrides": o})
+               .get_json()["id"] for o in ({}, {"warehouses.dc.inventory.widget.policy.s": 50})]
+        end = time.monotonic() + 120
+        while any(client.get(f"/api/runs/{i}").get_json()["status"] != "done" for i in ids):
+            assert time.monotonic() < end, "the page's runs did not finish"
+            time.sleep(0.05)
+        rows = client.get(f"/api/compare?a={ids[0]}&b={ids[1]}").get_json()
+    finally:
+        app.extensions["simulator"].executor.shutdown()
+    got = {(r["product"], r["metric"]): r for r in rows}
+    fill, cost = got[("widget", "fill_rate")], got[("widget", "total_cost")]
+    assert_quoted("A fill rate", fill["baseline_mean"], "0.996")
+    assert_quoted("B fill rate", fill["scenario_mean"], "0.898")
+    assert_quoted("B - A fill rate", fill["diff"], "-0.098")
+    assert_quoted("half-width", fill["paired_high"] - fill["diff"], "0.005")
+    assert "-0.098 ± 0.005" in FLAT
+    assert_quoted("B - A cost", cost["diff"], "-369")
+    assert all(r["diff"] == 0 for r in rows if r["product"] in ("gadget", "gizmo"))
