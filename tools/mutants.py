@@ -88,6 +88,7 @@ RE = "simulator/experiment/replication.py"
 RS = "simulator/results.py"
 OR = "simulator/model/orders.py"
 CU = "simulator/observe/customers.py"
+PL = "simulator/planning.py"
 
 M = Mutant
 MUTANTS: tuple[Mutant, ...] = (
@@ -201,25 +202,25 @@ MUTANTS: tuple[Mutant, ...] = (
       "return self.S - p if p < self.S else 0.0",
       "return self.S - p",
       "base stock returns S - p even when negative"),
-    M("eoq-no-2", CL,
-      "q = math.sqrt(2 * ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)",
-      "q = math.sqrt(ctx.demand_rate * ctx.ordering_cost / ctx.holding_cost)",
+    M("eoq-no-2", PL,
+      "    return math.sqrt(2 * d * k / h)",
+      "    return math.sqrt(d * k / h)",
       "EOQ without the factor 2"),
     M("eoq-bankers-rounding", CL,
       "return float(max(1, math.floor(q + 0.5)))",
       "return float(max(1, round(q)))",
       "EOQ rounded half to even instead of half up"),
-    M("eoq-safety-sign", CL,
-      "return mu + NormalDist().inv_cdf(service_level) * math.sqrt(var)",
-      "return mu - NormalDist().inv_cdf(service_level) * math.sqrt(var)",
+    M("eoq-safety-sign", PL,
+      "    return d * (float(lead_time_mean) + float(review_period)) + ss",
+      "    return d * (float(lead_time_mean) + float(review_period)) - ss",
       "reorder point with the safety stock's sign flipped"),
-    M("eoq-no-lead-time-var", CL,
-      "var = ctx.demand_var_rate * t + ctx.demand_rate ** 2 * ctx.lead_time_var",
-      "var = ctx.demand_var_rate * t",
+    M("eoq-no-lead-time-var", PL,
+      "    return NormalDist().inv_cdf(sl) * math.sqrt(v * t + d * d * lv)",
+      "    return NormalDist().inv_cdf(sl) * math.sqrt(v * t)",
       "reorder point without the lead-time-variance term"),
-    M("eoq-no-review-period", CL,
-      "t = ctx.lead_time_mean + review_period",
-      "t = ctx.lead_time_mean",
+    M("eoq-no-review-period", PL,
+      '    t = _check("lead_time_mean", lead_time_mean) + _check("review_period", review_period)',
+      '    t = _check("lead_time_mean", lead_time_mean)',
       "protection period without the review period"),
     M("eoq-overrides-given-r", CL,
       "        if self.r is None:\n            self.r = eoq_reorder_point",
